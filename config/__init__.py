@@ -1,0 +1,1 @@
+"""Settings (pydantic-settings) and rule configuration (YAML under ``config/defaults``)."""

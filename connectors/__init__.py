@@ -1,0 +1,1 @@
+"""Vendor connectors on a small shared HTTP base, mapped to one canonical model."""

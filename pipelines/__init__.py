@@ -1,0 +1,1 @@
+"""Flows: pull -> rules -> plan actions -> apply with idempotency keys, and the state they keep."""

@@ -1,0 +1,229 @@
+"""The alert flow: pull RMM alert events -> rules -> plan -> outbox, one transaction per batch.
+
+``poll`` reads the stream's saved cursor, pulls the vendor's changes since then, and hands the
+events to ``ingest``. ``ingest`` loads each affected client's rules state (row-locked on
+PostgreSQL), runs the engine, records decisions, links and outbox actions, saves the states and
+moves the cursor — all in one transaction, so either everything about a batch is remembered or
+nothing is (and the next poll simply sees the same changes again). The cursor is moved with a
+compare-and-set on its version: two polls of one stream can never both commit.
+
+``tick`` runs the engine's timers for clients whose next timer is due (an index on
+``rules_state.next_due``, not a scan). Webhook deliveries call ``ingest`` directly; the poll
+reconciles whatever a webhook missed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from connectors.canonical import AlertEvent, Ref
+from connectors.errors import ConnectorError
+from connectors.protocols import Rejected
+from pipelines import outbox, quarantine
+from pipelines.plan import plan
+from pipelines.state import AlertLink, ClientMap, DecisionRow, RulesState, SyncCursor, TicketLink
+from rules.engine import ClientState, Decision
+
+__all__ = ["CursorConflict", "IngestReport", "ingest", "poll", "tick"]
+
+
+class CursorConflict(Exception):
+    """Another poll of the same stream committed first; this batch was rolled back."""
+
+
+@dataclass
+class IngestReport:
+    events: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    groups: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    blocked: int = 0
+    calls: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.events += other.events
+        for k, v in other.decisions.items():
+            self.decisions[k] += v
+        self.groups = sorted(set(self.groups) | set(other.groups))
+        self.quarantined += other.quarantined
+        self.blocked += other.blocked
+        self.calls += other.calls
+
+
+def stream_name(vendor: str) -> str:
+    return f"alerts:{vendor}"
+
+
+def company_for(session: Session, rmm: str, client: str, psa: str) -> Ref | None:
+    row = session.scalar(sa.select(ClientMap).where(ClientMap.rmm == rmm, ClientMap.rmm_client_id == client))
+    if row is None or not row.psa_company_id or row.psa != psa:
+        return None
+    return Ref(vendor=psa, id=row.psa_company_id)
+
+
+def _load_state(session: Session, client: str) -> tuple[RulesState, ClientState]:
+    q = sa.select(RulesState).where(RulesState.client == client)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = session.scalar(q)
+    if row is None:
+        row = RulesState(client=client, state={}, version=0)
+        session.add(row)
+    return row, ClientState.from_dict(row.state, client)
+
+
+def _apply_decisions(
+    ctx: Any, session: Session, state: ClientState, row: RulesState, decisions: Sequence[Decision],
+    now: datetime, rmm: str,
+) -> IngestReport:
+    report = IngestReport()
+    row.state = state.to_dict()
+    row.next_due = state.next_due(ctx.noise)
+    row.version += 1
+    row.updated_at = now
+    if not decisions:
+        return report
+    psa = ctx.settings.psa
+    company = company_for(session, rmm, state.client, psa)
+    p = plan(decisions, state, psa=psa, company=company, cfg=ctx.tickets, now=now)
+    for d in decisions:
+        report.decisions[d.kind] += 1
+        session.add(DecisionRow(at=d.at, client=d.client, kind=d.kind, rule=d.rule, reason=d.reason,
+                                alert_id=d.alert_id, fingerprint=d.fingerprint, ticket_key=d.ticket))
+    for t in p.new_tickets:
+        if session.get(TicketLink, t["key"]) is None:
+            session.add(TicketLink(**t))
+    for key, changes in p.ticket_updates.items():
+        link = session.get(TicketLink, key)
+        if link is not None:
+            for name, value in changes.items():
+                setattr(link, name, value)
+    for a in p.alert_links:
+        source = a["source"] or rmm
+        link = session.get(AlertLink, (source, a["alert_id"]))
+        if link is None:
+            link = AlertLink(source=source, alert_id=a["alert_id"], client=a["client"], fingerprint=a["fingerprint"],
+                             raised_at=a["at"])
+            session.add(link)
+        if a["ticket_key"]:
+            link.ticket_key = a["ticket_key"]
+        if a["kind"] == "clear":
+            link.state, link.resolved_at = "resolved", a["at"]
+        elif a["kind"] == "suppress":
+            if not link.ticket_key:
+                link.state, link.rule, link.reason = "suppressed", a["rule"], a["reason"]
+        else:
+            link.rule, link.reason = a["rule"], a["reason"]
+    status = "shadow" if ctx.shadow else "pending"
+    blocked = [x for x in p.actions if x.key in p.blocked]
+    ready = [x for x in p.actions if x.key not in p.blocked]
+    report.groups = outbox.record(session, ready, now=now, status=status)
+    if blocked:
+        outbox.record(session, blocked, now=now, status="shadow" if ctx.shadow else "blocked")
+        for action in blocked:
+            session.execute(
+                sa.update(outbox.ActionRow).where(outbox.ActionRow.key == action.key)
+                .values(last_error=p.blocked[action.key])
+            )
+        report.blocked += len(blocked)
+    if ctx.shadow:
+        report.groups = []
+    return report
+
+
+def ingest(
+    ctx: Any,
+    events: Iterable[AlertEvent],
+    *,
+    now: datetime,
+    rmm: str,
+    rejected: Sequence[Rejected] = (),
+    cursor: tuple[str, int, str | None] | None = None,
+) -> IngestReport:
+    """Run a batch of events through the rules and record the outcome (see module doc)."""
+    by_client: dict[str, list[AlertEvent]] = defaultdict(list)
+    total = 0
+    for e in sorted(events, key=lambda e: (e.at, e.kind != "raised")):
+        by_client[e.client].append(e)
+        total += 1
+    report = IngestReport(events=total)
+    with ctx.db.session() as session:
+        if cursor is not None:
+            stream, version, value = cursor
+            _save_cursor(session, stream, version, value, now)
+        report.quarantined = quarantine.keep_all(session, rejected, now)
+        for client in sorted(by_client):
+            row, state = _load_state(session, client)
+            decisions = ctx.engine.on_events(state, by_client[client], now)
+            report.merge(_apply_decisions(ctx, session, state, row, decisions, now, rmm))
+    return report
+
+
+def _save_cursor(session: Session, stream: str, version: int, value: str | None, now: datetime) -> None:
+    if version == 0 and session.get(SyncCursor, stream) is None:
+        session.add(SyncCursor(stream=stream, value=value, version=1, updated_at=now, last_success_at=now))
+        session.flush()
+        return
+    result = session.execute(
+        sa.update(SyncCursor)
+        .where(SyncCursor.stream == stream, SyncCursor.version == version)
+        .values(value=value, version=version + 1, updated_at=now, last_success_at=now, last_error=None)
+    )
+    if result.rowcount != 1:
+        raise CursorConflict(f"stream {stream} was advanced by another poll")
+
+
+def read_cursor(ctx: Any, stream: str) -> tuple[str | None, int]:
+    with ctx.db.session() as session:
+        row = session.get(SyncCursor, stream)
+        return (row.value, row.version) if row else (None, 0)
+
+
+def note_error(ctx: Any, stream: str, error: str, now: datetime) -> None:
+    with ctx.db.session() as session:
+        row = session.get(SyncCursor, stream)
+        if row is None:
+            session.add(SyncCursor(stream=stream, value=None, version=0, updated_at=now, last_error=error))
+        else:
+            row.last_error = error
+            row.updated_at = now
+
+
+def poll(ctx: Any, *, now: datetime | None = None) -> IngestReport:
+    """One incremental poll of the configured RMM's alerts."""
+    source = ctx.rmm()
+    now = now or ctx.clock.now()
+    stream = stream_name(source.vendor)
+    value, version = read_cursor(ctx, stream)
+    try:
+        pulled = source.pull_alert_events(value, now)
+    except ConnectorError as exc:
+        note_error(ctx, stream, str(exc), now)
+        raise
+    report = ingest(ctx, pulled.items, now=now, rmm=source.vendor, rejected=pulled.rejected,
+                    cursor=(stream, version, pulled.cursor))
+    report.calls = pulled.calls
+    return report
+
+
+def tick(ctx: Any, *, now: datetime | None = None, limit: int = 500) -> IngestReport:
+    """Run due timers (hold expiry, clear windows…) for the clients whose next timer has come."""
+    now = now or ctx.clock.now()
+    report = IngestReport()
+    with ctx.db.session() as session:
+        due = list(session.scalars(
+            sa.select(RulesState.client).where(RulesState.next_due <= now).order_by(RulesState.next_due).limit(limit)
+        ))
+    for client in due:
+        with ctx.db.session() as session:
+            row, state = _load_state(session, client)
+            decisions = ctx.engine.on_tick(state, now)
+            report.merge(_apply_decisions(ctx, session, state, row, decisions, now, ctx.settings.rmm))
+    return report

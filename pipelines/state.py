@@ -1,0 +1,196 @@
+"""What Switchboard remembers, in SQLAlchemy 2.x models (SQLite or PostgreSQL).
+
+- ``sync_cursor``   per-stream incremental cursors, saved in the same transaction as the work
+                    they cover, with a version so two polls of one stream cannot both commit.
+- ``action_log``    the outbox: every intended effect on a PSA/RMM, keyed by an idempotency key,
+                    applied in order per ``grp`` (one ticket), marked done only after the vendor
+                    answered. A retried or duplicated job finds the row and does not repeat it.
+- ``ticket_link``   a ticket Switchboard opened: its key (the correlation marker), PSA id,
+                    fingerprint, status and the note ids it keeps updating.
+- ``alert_link``    each RMM alert and the ticket it belongs to (for outcomes and two-way close).
+- ``rules_state``   the rules engine's state, one row per client, with the next timer due.
+- ``decision``      the explain trail: every rule decision with its rule id and reason.
+- ``quarantine``    inputs that could not be used (payload + reason), never silently dropped.
+- ``client_map``    the reviewed table RMM client ↔ PSA company ↔ documentation organisation.
+
+All timestamps are stored as UTC and read back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "ActionRow",
+    "AlertLink",
+    "Base",
+    "ClientMap",
+    "DecisionRow",
+    "Quarantine",
+    "RulesState",
+    "SyncCursor",
+    "TicketLink",
+    "UTCDateTime",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the database (same on SQLite and PostgreSQL)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
+
+
+class SyncCursor(Base):
+    __tablename__ = "sync_cursor"
+
+    stream: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    last_success_at: Mapped[datetime | None] = mapped_column()
+
+
+class ActionRow(Base):
+    __tablename__ = "action_log"
+    __table_args__ = (sa.Index("ix_action_log_grp_status", "grp", "status"), sa.Index("ix_action_log_status", "status"))
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(300), unique=True)
+    grp: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    """pending | running | done | failed | blocked | shadow | skipped"""
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    client: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class TicketLink(Base):
+    __tablename__ = "ticket_link"
+    __table_args__ = (sa.UniqueConstraint("psa", "psa_ticket_id", name="uq_ticket_link_psa_id"),)
+
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    psa: Mapped[str] = mapped_column(sa.String(40))
+    psa_ticket_id: Mapped[str | None] = mapped_column(sa.String(64))
+    client: Mapped[str] = mapped_column(sa.String(200), index=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(600), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    """open | resolved | closed (as Switchboard last set or saw it)"""
+    title: Mapped[str] = mapped_column(sa.String(300), default="")
+    rule: Mapped[str] = mapped_column(sa.String(80), default="")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(default=_now)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    repeat_count: Mapped[int] = mapped_column(default=0)
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """note slot ("explain", "kb", …) -> PSA note id, so a note is updated rather than re-posted"""
+
+
+class AlertLink(Base):
+    __tablename__ = "alert_link"
+
+    source: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    client: Mapped[str] = mapped_column(sa.String(200), index=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(600))
+    ticket_key: Mapped[str | None] = mapped_column(sa.String(120), index=True)
+    state: Mapped[str] = mapped_column(sa.String(20), default="raised")
+    raised_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    rule: Mapped[str] = mapped_column(sa.String(80), default="")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    rmm_resolved: Mapped[bool] = mapped_column(default=False)
+
+
+class RulesState(Base):
+    __tablename__ = "rules_state"
+
+    client: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_due: Mapped[datetime | None] = mapped_column(index=True)
+    version: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decision"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    client: Mapped[str] = mapped_column(sa.String(200), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    rule: Mapped[str] = mapped_column(sa.String(80))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    alert_id: Mapped[str | None] = mapped_column(sa.String(120))
+    fingerprint: Mapped[str | None] = mapped_column(sa.String(600))
+    ticket_key: Mapped[str | None] = mapped_column(sa.String(120), index=True)
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    __table_args__ = (sa.UniqueConstraint("stream", "digest", name="uq_quarantine_stream_digest"),)
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    stream: Mapped[str] = mapped_column(sa.String(200), index=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(20), default="new")
+    """new | retried | dismissed"""
+    seen_count: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ClientMap(Base):
+    __tablename__ = "client_map"
+    __table_args__ = (sa.UniqueConstraint("rmm", "rmm_client_id", name="uq_client_map_rmm"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    rmm: Mapped[str] = mapped_column(sa.String(40))
+    rmm_client_id: Mapped[str] = mapped_column(sa.String(120))
+    rmm_name: Mapped[str] = mapped_column(sa.String(300), default="")
+    psa: Mapped[str | None] = mapped_column(sa.String(40))
+    psa_company_id: Mapped[str | None] = mapped_column(sa.String(120))
+    psa_name: Mapped[str | None] = mapped_column(sa.String(300))
+    docs: Mapped[str | None] = mapped_column(sa.String(40))
+    docs_org_id: Mapped[str | None] = mapped_column(sa.String(120))
+    docs_name: Mapped[str | None] = mapped_column(sa.String(300))
+    source: Mapped[str] = mapped_column(sa.String(40), default="manual")
+    """manual | import | vendor-link — how the row came to be (never "guessed")"""
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)

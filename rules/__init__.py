@@ -1,0 +1,1 @@
+"""Pure decisions over the canonical model. No I/O, no database, no clock reads."""

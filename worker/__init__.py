@@ -1,0 +1,1 @@
+"""Thin RQ jobs, the scheduler, the CLI and the webhook receiver."""
