@@ -319,7 +319,7 @@ class Autotask:
         }
         if settings.impersonation_resource_id:
             headers["ImpersonationResourceId"] = str(settings.impersonation_resource_id)
-        base = settings.base_url or discover_zone(username, transport=transport)
+        base = settings.base_url or discover_zone(username, headers=headers, transport=transport)
         limit = Limit(settings.requests_per_hour, 3600.0, burst=max(1, settings.requests_per_hour // 10))
         http = build_http(
             VENDOR,
@@ -398,7 +398,7 @@ class Autotask:
         if not patch.is_empty():
             self.http.request(
                 "PATCH", "/V1.0/Tickets", json_body=patch_body(ticket_id, patch, self.settings),
-                operation="Tickets_PatchEntity",
+                operation="Tickets_PatchEntity", idempotent=True,  # setting fields twice is harmless
             )
         return self.get_ticket(ticket_id)
 
@@ -427,7 +427,8 @@ class Autotask:
     def update_note(self, ticket_id: str, note_id: str, note: NoteDraft) -> Note:
         body = {"id": int(note_id), **self._note_body(note)}
         self.http.request(
-            "PATCH", f"/V1.0/Tickets/{int(ticket_id)}/Notes", json_body=body, operation="TicketNotesChild_PatchEntity"
+            "PATCH", f"/V1.0/Tickets/{int(ticket_id)}/Notes", json_body=body, operation="TicketNotesChild_PatchEntity",
+            idempotent=True,
         )
         return Note(
             ref=Ref(vendor=VENDOR, id=str(note_id)),
@@ -531,9 +532,18 @@ def classify_error(response: httpx.Response) -> ValidationFailed | None:
     return None
 
 
-def discover_zone(username: str, *, transport: httpx.BaseTransport | None = None) -> str:
-    """The tenant's zone URL from ``GET /V1.0/ZoneInformation?user=…`` (no credentials needed)."""
-    with httpx.Client(transport=transport, timeout=20.0) as client:
+def discover_zone(
+    username: str,
+    *,
+    headers: dict[str, SecretStr | str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> str:
+    """The tenant's zone URL from ``GET /V1.0/ZoneInformation?user=…``.
+
+    The API answers without credentials, but its document declares the three auth headers on
+    this call too, so they are sent when known.
+    """
+    with httpx.Client(transport=transport, timeout=20.0, auth=HeaderAuth(headers) if headers else None) as client:
         response = client.get(f"{ZONE_LOOKUP_URL}/V1.0/ZoneInformation", params={"user": username})
     if response.status_code != 200:
         raise NotFound(

@@ -313,11 +313,21 @@ class ApiDocument:
                 for i, item in enumerate(value):
                     walk(schema["items"], item, f"{where}/{i}".lstrip("/"), depth + 1)
 
-        target: Any = self.raw
-        for part in pointer[2:].split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
-        walk(target, instance, "", 0)
+        walk(_at_pointer(self.raw, pointer), instance, "", 0)
         return problems
+
+
+def _at_pointer(doc: Any, pointer: str) -> Any:
+    target = doc
+    for part in pointer[2:].split("/"):
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(target, list) and part.isdigit():
+            target = target[int(part)] if int(part) < len(target) else {}
+        elif isinstance(target, dict):
+            target = target.get(part, {})
+        else:
+            return {}
+    return target
 
 
 def _group(name: str) -> str:

@@ -341,7 +341,8 @@ class DattoRmm:
 
     # -- writes -----------------------------------------------------------------------------------
     def resolve_alert(self, alert_id: str) -> None:
-        self.http.request("POST", f"/api/v2/alert/{alert_id}/resolve", operation="resolveAlert")
+        # resolving an alert twice leaves it resolved: safe to retry in-line
+        self.http.request("POST", f"/api/v2/alert/{alert_id}/resolve", operation="resolveAlert", idempotent=True)
 
     # -- check ------------------------------------------------------------------------------------
     def check(self) -> list[CheckResult]:

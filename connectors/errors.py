@@ -13,7 +13,9 @@
     ├── RetriableError              retried with backoff (bounded), then re-raised
     │   ├── RateLimited             429, carries the vendor's Retry-After
     │   ├── ServerError             5xx
-    │   └── TransportError          timeouts, refused connections
+    │   ├── TransportError          timeouts, refused connections
+    │   └── UnknownOutcome          a write (POST) timed out or got a 5xx: it may have been applied.
+    │                               Never re-sent in-line; the outbox searches for its marker first.
     └── SkippableError              one bad record; quarantine it and go on
         └── MalformedRecord
 
@@ -36,6 +38,7 @@ __all__ = [
     "ServerError",
     "SkippableError",
     "TransportError",
+    "UnknownOutcome",
     "ValidationFailed",
 ]
 
@@ -96,6 +99,10 @@ class ServerError(RetriableError):
 
 
 class TransportError(RetriableError):
+    pass
+
+
+class UnknownOutcome(RetriableError):
     pass
 
 

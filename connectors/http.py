@@ -6,6 +6,11 @@ transport in tests) exercises them exactly as production does.
 - Retried (tenacity, jittered exponential backoff, bounded by attempts and total delay):
   timeouts and connection errors, 429 and 5xx. ``Retry-After`` (seconds or an HTTP date) is the
   minimum wait, and also pauses every worker sharing the tenant's rate limiter.
+- Writes are different: a POST/PATCH that timed out after it was sent, lost its connection, or
+  got a 5xx may have been applied. It is *not* re-sent here: :class:`UnknownOutcome` goes up to
+  the outbox, which searches the vendor for the action's marker before trying again. Only 429
+  (refused before any work) and connection failures before sending are retried in-line.
+  Reads sent as POST (Autotask queries) say ``idempotent=True``.
 - Never retried: 400/401/403/404/409/422 and any other 4xx. They become a clear
   :class:`~connectors.errors.FatalError` that names the vendor, the operation and, for 401, the
   settings that hold the credential (never the credential itself).
@@ -24,7 +29,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
 
 from connectors.errors import (
     AuthError,
@@ -36,6 +48,7 @@ from connectors.errors import (
     RetriableError,
     ServerError,
     TransportError,
+    UnknownOutcome,
     ValidationFailed,
 )
 from connectors.ratelimit import RateLimiter, Unlimited
@@ -204,9 +217,11 @@ class VendorHttp:
         data: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         operation: str = "",
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one request with the shared policies; return the successful response."""
         operation = operation or f"{method} {url.split('?')[0]}"
+        safe = idempotent if idempotent is not None else method.upper() in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
 
         def attempt() -> httpx.Response:
             self.limiter.acquire()
@@ -216,21 +231,29 @@ class VendorHttp:
                 response = self.client.request(
                     method, url, params=params, json=json_body, data=data, headers=headers
                 )
-            except httpx.TimeoutException as exc:
-                raise TransportError(f"{operation}: timed out ({type(exc).__name__})", vendor=self.vendor) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # never reached the vendor: safe to send again
+                raise TransportError(f"{operation}: could not connect ({type(exc).__name__})", vendor=self.vendor) from None
             except httpx.TransportError as exc:
-                raise TransportError(
-                    f"{operation}: connection failed ({type(exc).__name__})", vendor=self.vendor
-                ) from None
+                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection lost"
+                if not safe:
+                    raise UnknownOutcome(
+                        f"{operation}: {kind} after sending ({type(exc).__name__}); it may have been applied",
+                        vendor=self.vendor,
+                    ) from None
+                raise TransportError(f"{operation}: {kind} ({type(exc).__name__})", vendor=self.vendor) from None
             error = self.classify(response, operation)
             if error is None:
                 return response
             if isinstance(error, RateLimited) and error.retry_after:
                 self.limiter.penalize(error.retry_after)
+            if isinstance(error, ServerError) and not safe:
+                raise UnknownOutcome(f"{error}; it may have been applied", vendor=self.vendor,
+                                     status=error.status) from None
             raise error
 
         retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
+            retry=retry_if_exception_type(RetriableError) & retry_if_not_exception_type(UnknownOutcome),
             stop=self._stop,
             wait=self._wait,
             before_sleep=self._before_sleep,

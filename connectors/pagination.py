@@ -94,7 +94,8 @@ def paginate(http: Any, paginator: NextUrlPaginator | PageNumberPaginator, opera
     request: PageRequest | None = paginator.first
     while request is not None:
         response = http.request(
-            request.method, request.url, params=request.params, json_body=request.json_body, operation=operation
+            request.method, request.url, params=request.params, json_body=request.json_body, operation=operation,
+            idempotent=True,
         )
         body = http.json_of(response, operation)
         yield body

@@ -121,20 +121,9 @@ def _apply_decisions(
                 link.state, link.rule, link.reason = "suppressed", a["rule"], a["reason"]
         else:
             link.rule, link.reason = a["rule"], a["reason"]
-    status = "shadow" if ctx.shadow else "pending"
-    blocked = [x for x in p.actions if x.key in p.blocked]
-    ready = [x for x in p.actions if x.key not in p.blocked]
-    report.groups = outbox.record(session, ready, now=now, status=status)
-    if blocked:
-        outbox.record(session, blocked, now=now, status="shadow" if ctx.shadow else "blocked")
-        for action in blocked:
-            session.execute(
-                sa.update(outbox.ActionRow).where(outbox.ActionRow.key == action.key)
-                .values(last_error=p.blocked[action.key])
-            )
-        report.blocked += len(blocked)
-    if ctx.shadow:
-        report.groups = []
+    report.groups = outbox.record(session, p.actions, now=now, status="shadow" if ctx.shadow else "pending",
+                                  blocked=p.blocked)
+    report.blocked += len(p.blocked)
     return report
 
 

@@ -62,12 +62,25 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def record(session: Session, actions: Iterable[Action], *, now: datetime, status: str = "pending") -> list[str]:
-    """Record actions (duplicates by key are ignored); returns the groups that got new rows."""
+def record(
+    session: Session,
+    actions: Iterable[Action],
+    *,
+    now: datetime,
+    status: str = "pending",
+    blocked: dict[str, str] | None = None,
+) -> list[str]:
+    """Record actions in order (duplicates by key are ignored); returns the groups with new pending rows.
+
+    ``blocked`` maps action keys that cannot go out yet to the reason (kept as ``last_error``);
+    since a group is applied in order, everything after a blocked row waits with it.
+    """
+    blocked = blocked or {}
     rows = [
         {
-            "key": a.key, "grp": a.group, "kind": a.kind, "payload": a.payload, "status": status, "attempts": 0,
-            "client": a.client, "created_at": now, "updated_at": now,
+            "key": a.key, "grp": a.group, "kind": a.kind, "payload": a.payload, "attempts": 0, "client": a.client,
+            "status": "blocked" if a.key in blocked and status == "pending" else status,
+            "last_error": blocked.get(a.key), "created_at": now, "updated_at": now,
         }
         for a in actions
     ]
@@ -75,19 +88,23 @@ def record(session: Session, actions: Iterable[Action], *, now: datetime, status
         return []
     insert = _insert(session)
     result = session.execute(
-        insert(ActionRow).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(ActionRow.grp)
+        insert(ActionRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
+        .returning(ActionRow.grp, ActionRow.status)
     )
-    return sorted({g for (g,) in result})
+    return sorted({g for g, st in result if st == "pending"})
 
 
 def pending_groups(session: Session, *, older_than: datetime | None = None, limit: int = 1000) -> list[str]:
-    """Groups with work left: pending rows, or running rows whose lease ran out (a dead worker)."""
+    """Groups with work left: pending rows, or running rows whose lease ran out (a dead worker).
+
+    Groups held back by a failed or blocked row are left out: they wait for a person."""
     now = datetime.now(UTC)
     cond = sa.or_(
         ActionRow.status == "pending",
         sa.and_(ActionRow.status == "running", ActionRow.lease_until < now),
     )
-    q = sa.select(ActionRow.grp).where(cond)
+    stuck = sa.select(ActionRow.grp).where(ActionRow.status.in_(("failed", "blocked")))
+    q = sa.select(ActionRow.grp).where(cond, ActionRow.grp.not_in(stuck))
     if older_than is not None:
         q = q.where(ActionRow.updated_at <= older_than)
     return sorted(set(session.scalars(q.limit(limit))))

@@ -50,7 +50,7 @@ def stop_embedded_redis() -> None:
     """Shut the embedded Redis down if this process started it (tests, demo)."""
     for server in list(_EMBEDDED.values()):
         with contextlib.suppress(Exception):  # already gone is fine
-            server.shutdown(save=True, now=True, force=True)
+            server.shutdown(save=True)
     _EMBEDDED.clear()
 
 

@@ -63,6 +63,8 @@ class Fault:
     body: Any = None
     raw: bytes | None = None
     """Send these bytes instead of the real answer (malformed JSON)."""
+    after_effect: bool = False
+    """Do the real work, then answer with this fault's status anyway (a proxy error after the commit)."""
     after_effect_delay: float = 0.0
     """Do the real work, then sleep this long before answering (a timeout after the write)."""
 
@@ -212,7 +214,7 @@ class Simulator:
 
     def _dispatch(self, request: httpx.Request, method: str, path: str) -> tuple[httpx.Response, Fault | None]:
         fault = self._take_fault(method, path)
-        if fault is not None and not fault.after_effect_delay:
+        if fault is not None and not (fault.after_effect or fault.after_effect_delay):
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             if fault.raw is not None:
                 return httpx.Response(
@@ -236,6 +238,9 @@ class Simulator:
             except HttpError as err:
                 body = err.body if err.body is not None else self.error_body(err.status, "error")
                 return self._json(err.status, body, err.headers), fault
+            if fault is not None and fault.after_effect:
+                body = fault.body if fault.body is not None else self.error_body(fault.status, "upstream timeout")
+                return self._json(fault.status, body), fault
             if isinstance(result, httpx.Response):
                 return result, fault
             status, body = result if isinstance(result, tuple) else (200, result)

@@ -66,8 +66,9 @@ class SimServer:
         return self.root + self.sim.setting_path
 
     def start(self) -> SimServer:
-        self.sim.base_url = self.root
-        self.thread.start()
+        if not self.thread.is_alive():
+            self.sim.base_url = self.root
+            self.thread.start()
         return self
 
     def close(self) -> None:
