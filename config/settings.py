@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     docs: str | None = "hudu"
 
     poll_interval_seconds: float = 60.0
+    ticket_poll_interval_seconds: float = 120.0
     tick_interval_seconds: float = 30.0
     reconcile_interval_seconds: float = 30.0
     workers: int = 2

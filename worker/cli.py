@@ -56,6 +56,11 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one line."""
 
 
+def context(**overrides: Any) -> Context:
+    """The context a command works in (settings from the environment, logging configured)."""
+    return _context(**overrides)
+
+
 def _context(**overrides: Any) -> Context:
     from worker.logs import configure_logging
 
@@ -488,6 +493,24 @@ def demo(
     from worker.demo import run_demo
 
     run_demo(var_dir=var_dir, seed=seed, workers=workers, console=console)
+
+
+# -- command groups of other features ------------------------------------------------------------
+
+
+def _register_extensions() -> None:
+    """Each ``worker/cli_<feature>.py`` adds its commands through ``register(app)``."""
+    import importlib
+    import pkgutil
+
+    import worker as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("cli_"):
+            importlib.import_module(f"worker.{info.name}").register(app)
+
+
+_register_extensions()
 
 
 # -- entry point ----------------------------------------------------------------------------------

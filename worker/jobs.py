@@ -17,7 +17,9 @@ from rq import Queue, Retry
 from pipelines import alerts, outbox
 from pipelines.runtime import Context, build_context
 
-__all__ = ["context", "enqueue_pushes", "poll_alerts_job", "push_job", "reconcile_job", "tick_job"]
+__all__ = [
+    "context", "enqueue_pushes", "poll_alerts_job", "poll_tickets_job", "push_job", "reconcile_job", "tick_job",
+]
 
 log = logging.getLogger("switchboard.jobs")
 
@@ -87,6 +89,23 @@ def poll_alerts_job() -> dict[str, Any]:
     enqueue_pushes(ctx, report.groups)
     return {"events": report.events, "decisions": dict(report.decisions), "groups": len(report.groups),
             "quarantined": report.quarantined, "blocked": report.blocked, "calls": report.calls}
+
+
+def poll_tickets_job() -> dict[str, Any]:
+    from pipelines import tickets
+
+    ctx = context()
+    lock = _locked(ctx, f"poll:{ctx.settings.psa}", ctx.settings.job_timeout_seconds)
+    if not lock.acquire():
+        return {"skipped": "another poll of this stream is running"}
+    try:
+        report = tickets.poll(ctx)
+    finally:
+        with contextlib.suppress(Exception):
+            lock.release()
+    enqueue_pushes(ctx, report.groups)
+    return {"tickets": report.tickets, "groups": len(report.groups), "by_consumer": report.by_consumer,
+            "quarantined": report.quarantined, "calls": report.calls}
 
 
 def tick_job() -> dict[str, Any]:

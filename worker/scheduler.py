@@ -32,6 +32,7 @@ class Periodic:
 
 PERIODIC: list[Periodic] = [
     Periodic("poll-alerts", jobs.poll_alerts_job, lambda c: c.settings.poll_interval_seconds),
+    Periodic("poll-tickets", jobs.poll_tickets_job, lambda c: c.settings.ticket_poll_interval_seconds),
     Periodic("rules-tick", jobs.tick_job, lambda c: c.settings.tick_interval_seconds),
     Periodic("reconcile", jobs.reconcile_job, lambda c: c.settings.reconcile_interval_seconds),
 ]

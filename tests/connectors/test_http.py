@@ -9,7 +9,14 @@ import httpx
 import pytest
 import respx
 
-from connectors.errors import AuthError, PermissionDenied, RateLimited, ServerError, TransportError, ValidationFailed
+from connectors.errors import (
+    AuthError,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportError,
+    ValidationFailed,
+)
 from connectors.http import RetryPolicy, VendorHttp, parse_retry_after
 from connectors.ratelimit import Limit, LocalTokenBucket
 
