@@ -362,3 +362,54 @@ class DattoRmm:
             return f"{body.get('accountCount', '?')}/{body.get('accountRateLimit', '?')} requests used in window"
 
         return [run_check(n, f) for n, f in (("account", account), ("sites", sites), ("alerts", alerts), ("rate", rate))]
+
+
+# -- vendor-native records and webhooks ---------------------------------------------------------------
+
+
+def native_events(record: dict[str, Any], device: DattoDevice | None = None) -> list[AlertEvent]:
+    """Canonical events of one vendor-native alert record (as the API returns it).
+
+    An open alert is one raise; a resolved one is its raise and its clear. Used by
+    ``switchboard replay --source datto-rmm`` and by the webhook receiver. Raises
+    ``pydantic.ValidationError`` for a record that does not fit (the caller quarantines it).
+    """
+    alert = DattoAlert.model_validate(record)
+    events = [event_of(alert, "raised", device)]
+    if alert.resolved or alert.resolved_on:
+        events.append(event_of(alert, "resolved", device))
+    return events
+
+
+class _DattoWebhook:
+    """Datto RMM alert webhooks (a monitor's "webhook" response action).
+
+    Datto does not sign webhook calls: the MSP sets a per-tenant secret in the action's custom
+    header ``X-Switchboard-Token`` (compared in constant time). The body is the JSON template given
+    in ``docs/webhooks.md`` — Datto substitutes its alert variables into an ``Alert``-shaped
+    object (``alertUid``, ``priority``, ``timestamp``, ``alertContext``, ``alertSourceInfo``…),
+    plus ``"resolved": true`` on the resolution webhook.
+    """
+
+    vendor = VENDOR
+    token_header = "X-Switchboard-Token"
+
+    def verify(self, headers: Any, body: bytes, secret: str, now: float) -> None:
+        from connectors.webhooks import header, verify_token
+
+        verify_token(header(headers, self.token_header), secret)
+
+    def parse(self, headers: Any, body: bytes) -> Any:
+        from pydantic import ValidationError
+
+        from connectors.webhooks import WebhookDelivery, WebhookRejected, json_body
+
+        data = json_body(body)
+        try:
+            events = native_events(data)
+        except ValidationError as exc:
+            raise WebhookRejected("malformed", f"not a Datto RMM alert: {exc.errors()[0]['msg']}") from None
+        return WebhookDelivery(VENDOR, "alerts", events=events, delivery_id=f"{events[-1].id}")
+
+
+WEBHOOK = _DattoWebhook()

@@ -165,3 +165,28 @@ def test_resolved_alert_is_seen_even_if_it_cleared_between_polls(datto) -> None:
     cursor = json.dumps({"open": {aid: (NOW - timedelta(minutes=10)).isoformat()}})
     (event,) = c.pull_alert_events(cursor, NOW).items
     assert event.kind == "resolved" and event.at == NOW - timedelta(minutes=2)
+
+
+def test_native_record_and_webhook_map_to_the_same_events(datto) -> None:
+    import json as _json
+
+    from connectors.datto_rmm import WEBHOOK, native_events
+    from connectors.webhooks import WebhookRejected
+
+    dev = datto.add_device(datto.add_site("Acme"), "ACME-WS01")
+    aid = datto.raise_alert(dev)
+    datto.resolve(aid)
+    record = connector(datto).http.get_json(f"/api/v2/alert/{aid}")
+    events = native_events(record)
+    assert [e.kind for e in events] == ["raised", "resolved"] and events[0].alert_id == aid
+    body = _json.dumps(record).encode()
+    WEBHOOK.verify({"X-Switchboard-Token": "t0k3n"}, body, "t0k3n", 0)
+    with pytest.raises(WebhookRejected) as info:
+        WEBHOOK.verify({"X-Switchboard-Token": "wrong"}, body, "t0k3n", 0)
+    assert info.value.code == "bad_signature"
+    with pytest.raises(WebhookRejected):
+        WEBHOOK.verify({}, body, "t0k3n", 0)
+    assert WEBHOOK.parse({}, body).events == events
+    with pytest.raises(WebhookRejected) as bad:
+        WEBHOOK.parse({}, b'{"alertUid": 1}')
+    assert bad.value.code == "malformed"
