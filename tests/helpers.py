@@ -13,6 +13,8 @@ from pipelines.clock import FixedClock
 from pipelines.runtime import Context
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+PAST_HOLD = timedelta(minutes=6)
+"""Longer than the default hold (5 min): an alert raised this long ago opens its ticket at the next poll."""
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Stack:
 
     def device(self, name: str = "ACME-FS01", **kw: Any) -> str:
         return self.datto.add_device(self.site, name, **kw)
+
+    def raise_past_hold(self, device_uid: str, **kw: Any) -> str:
+        """An RMM alert raised :data:`PAST_HOLD` ago and still open: the next cycle opens its ticket."""
+        return self.datto.schedule_alert(device_uid, raise_at=self.clock.now() - PAST_HOLD, **kw)
 
 
 def build_stack(sim: Any, make_context: Any, *, map_client: bool = True, **overrides: Any) -> Stack:

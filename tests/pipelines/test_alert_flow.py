@@ -15,12 +15,15 @@ def stack(sim, make_context):
     return build_stack(sim, make_context)
 
 
-def test_alert_becomes_one_ticket_with_an_explain_note(stack) -> None:
+def test_alert_becomes_one_ticket_with_an_explain_note_after_its_hold(stack) -> None:
     dev = stack.device("ACME-FS01", category="Server")
     stack.datto.raise_alert(dev, priority="High", diagnostics="Disk C: has 3% free",
                             context={"@class": "perf_disk_usage_ctx", "diskName": "C:"})
     report = stack.cycle()
-    assert report.events == 1 and report.decisions == {"open": 1}
+    assert report.events == 1 and report.decisions == {"hold": 1} and stack.our_tickets() == []
+    stack.advance(minutes=5)
+    report = stack.cycle()  # the rules tick: still unresolved 5 min after it was raised
+    assert report.decisions == {"open": 1}
     (ticket,) = stack.our_tickets()
     assert ticket["title"] == "High: Low disk space (C:) on ACME-FS01 (Acme Dental)"
     assert ticket["companyID"] == stack.company and ticket["status"] == 1
@@ -31,13 +34,31 @@ def test_alert_becomes_one_ticket_with_an_explain_note(stack) -> None:
         assert link.psa_ticket_id == str(ticket["id"]) and ticket["externalID"] == link.key
 
 
+def test_a_blip_that_clears_inside_the_hold_leaves_no_ticket(stack) -> None:
+    dev = stack.device()
+    aid = stack.datto.raise_alert(dev)
+    stack.cycle()
+    stack.advance(minutes=3)
+    stack.datto.resolve(aid)
+    report = stack.cycle()
+    assert report.decisions == {"suppress": 1}
+    stack.advance(minutes=10)
+    stack.cycle()
+    assert stack.our_tickets() == []
+    with stack.ctx.db.session() as s:
+        link = s.scalar(sa.select(AlertLink))
+        assert (link.state, link.rule, link.ticket_key) == ("suppressed", "hold", None)
+        assert "inside the hold" in link.reason
+
+
 def test_repeats_update_the_ticket_instead_of_opening_another(stack) -> None:
     dev = stack.device()
-    stack.datto.raise_alert(dev)
+    stack.raise_past_hold(dev)
     stack.cycle()
     stack.advance(minutes=10)
     stack.datto.raise_alert(dev)  # same device and check: same fingerprint, a new RMM alert
-    stack.cycle()
+    report = stack.cycle()
+    assert report.decisions == {"attach": 1}  # no hold for an update of an open ticket
     assert len(stack.our_tickets()) == 1
     (ticket,) = stack.our_tickets()
     (note,) = stack.autotask.notes_of(ticket["id"])  # the explain note was updated, not re-posted
@@ -46,14 +67,20 @@ def test_repeats_update_the_ticket_instead_of_opening_another(stack) -> None:
         assert s.scalar(sa.select(TicketLink.repeat_count)) == 1
 
 
-def test_clear_notes_and_closes_the_ticket(stack) -> None:
+def test_clear_notes_and_closes_the_ticket_once_clear_for_15_minutes(stack) -> None:
     dev = stack.device()
-    aid = stack.datto.raise_alert(dev)
+    aid = stack.raise_past_hold(dev)
     stack.cycle()
     stack.advance(minutes=20)
     stack.datto.resolve(aid)
     report = stack.cycle()
-    assert report.decisions["clear"] == 1 and report.decisions["resolve"] == 1
+    assert report.decisions == {"clear": 1}
+    stack.advance(minutes=14)
+    assert stack.cycle().decisions == {}
+    (ticket,) = stack.our_tickets()
+    assert ticket["status"] == 1
+    stack.advance(minutes=1)
+    assert stack.cycle().decisions == {"resolve": 1}
     (ticket,) = stack.our_tickets()
     assert ticket["status"] == 5
     notes = [n["description"] for n in stack.autotask.notes_of(ticket["id"])]
@@ -62,12 +89,14 @@ def test_clear_notes_and_closes_the_ticket(stack) -> None:
 
 def test_a_ticket_a_person_touched_is_noted_but_left_open(stack) -> None:
     dev = stack.device()
-    aid = stack.datto.raise_alert(dev)
+    aid = stack.raise_past_hold(dev)
     stack.cycle()
     (ticket,) = stack.our_tickets()
     stack.autotask.add_time_entry(ticket["id"], 29682001, 0.5, "looked at it")
     stack.advance(minutes=20)
     stack.datto.resolve(aid)
+    stack.cycle()
+    stack.advance(minutes=15)
     stack.cycle()
     assert stack.autotask.db["Tickets"][ticket["id"]]["status"] == 1
     with stack.ctx.db.session() as s:
@@ -80,7 +109,7 @@ def test_unmapped_client_waits_and_is_released_when_mapped(sim, make_context) ->
     from pipelines import clients
 
     stack = build_stack(sim, make_context, map_client=False)
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     report = stack.cycle()
     assert report.blocked == 1 and stack.our_tickets() == []
     with stack.ctx.db.session() as s:
@@ -97,8 +126,8 @@ def test_unmapped_client_waits_and_is_released_when_mapped(sim, make_context) ->
 
 def test_malformed_vendor_payload_is_quarantined_and_the_sync_goes_on(stack) -> None:
     dev = stack.device()
-    stack.datto.raise_alert(dev)
-    bad = stack.datto.raise_alert(stack.device("ACME-WS02"))
+    stack.raise_past_hold(dev)
+    bad = stack.raise_past_hold(stack.device("ACME-WS02"))
     del stack.datto.alerts[bad]["alertSourceInfo"]
     report = stack.cycle()
     assert report.quarantined == 1 and len(stack.our_tickets()) == 1
@@ -111,18 +140,18 @@ def test_malformed_vendor_payload_is_quarantined_and_the_sync_goes_on(stack) -> 
 
 def test_shadow_mode_decides_everything_and_writes_nothing(sim, make_context) -> None:
     stack = build_stack(sim, make_context, mode="shadow")
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     report = stack.cycle()
-    assert report.decisions == {"open": 1}
+    assert report.decisions == {"hold": 1, "open": 1}
     assert stack.our_tickets() == []
     assert stack.autotask.count("POST") == 0
     with stack.ctx.db.session() as s:
         assert s.scalar(sa.select(ActionRow.status).where(ActionRow.kind == "create_ticket")) == "shadow"
-        assert s.scalar(sa.select(sa.func.count()).select_from(DecisionRow)) == 1
+        assert set(s.scalars(sa.select(DecisionRow.rule))) == {"hold", "new-ticket"}
 
 
 def test_a_poll_that_lost_the_race_commits_nothing(stack) -> None:
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     stream = alerts.stream_name("datto-rmm")
     value, version = alerts.read_cursor(stack.ctx, stream)
     pulled = stack.ctx.rmm().pull_alert_events(value, stack.clock.now())
@@ -136,7 +165,7 @@ def test_a_poll_that_lost_the_race_commits_nothing(stack) -> None:
 
 
 def test_events_delivered_twice_decide_once(stack) -> None:
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     pulled = stack.ctx.rmm().pull_alert_events(None, stack.clock.now())
     alerts.ingest(stack.ctx, pulled.items, now=stack.clock.now(), rmm="datto-rmm")
     again = alerts.ingest(stack.ctx, pulled.items, now=stack.clock.now(), rmm="datto-rmm")  # a webhook + the poll
