@@ -36,7 +36,6 @@ Decisions (``Decision.kind``)::
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -332,21 +331,26 @@ class Engine:
                                  "later devices attach to it")]
         window = timedelta(minutes=rule.window_minutes)
         group = state.groups.get(gkey)
-        if group is not None and group.deadline <= at:
+        if group is not None and (group.deadline <= at or rec.raised_at > group.first_at + window):
             del state.groups[gkey]
             group = None
         if group is None:
-            peers = [a for a in state.alerts.values()
-                     if a is not rec and a.check == rec.check and a.device != rec.device and a.is_open
-                     and a.raised_at >= at - window
-                     and (a.status == HELD or (a.status == WAITING and (a.waiting_on or "").startswith("storm:"))
-                          or (a.status == TICKETED and a.ticket in state.tickets
-                              and state.tickets[a.ticket].kind == "alert"
-                              and state.tickets[a.ticket].opened_at >= at - window))]
+            def peer(a: AlertRec) -> bool:
+                if a is rec or a.check != rec.check or a.device == rec.device or not a.is_open:
+                    return False
+                if abs(a.raised_at - rec.raised_at) > window:
+                    return False
+                if a.status == HELD or (a.status == WAITING and (a.waiting_on or "").startswith("storm:")):
+                    return True
+                t = state.tickets.get(a.ticket or "") if a.status == TICKETED else None
+                return t is not None and t.kind == "alert" and t.alerts == [a.alert_id]
+
+            peers = [a for a in state.alerts.values() if peer(a)]
             if not peers:
                 return None
             first_at = min(min(p.raised_at for p in peers), rec.raised_at)
-            deadline = first_at + window
+            # every device raised inside the window has passed its hold by the deadline
+            deadline = first_at + window + timedelta(minutes=self.policy(state.client).hold_minutes(rec)[0])
             if deadline <= at:
                 return None
             anchors = sorted((state.tickets[p.ticket].opened_at, p.ticket) for p in peers
@@ -371,7 +375,8 @@ class Engine:
         first_wait = rec.status != WAITING or rec.waiting_on != waiting_on
         rec.status, rec.due, rec.resume, rec.waiting_on, rec.rule = WAITING, group.deadline, step + 1, waiting_on, rule.id
         rec.reason = (f"{len(devices)} device(s) raised this check since {group.first_at:%H:%M} UTC: waiting until "
-                      f"{group.deadline:%H:%M} to see whether it reaches {rule.min_devices} (a storm, one ticket)")
+                      f"{group.deadline:%H:%M} to see whether {rule.min_devices} do within {rule.window_minutes:g} min "
+                      "(a storm: one ticket)")
         state.push(rec.due, "alert", rec.alert_id)
         return [self._d(state, "hold", rule.id, rec.reason, at, rec)] if first_wait else []
 
@@ -513,12 +518,12 @@ class Engine:
 
     # -- timers -------------------------------------------------------------------------------------
     def on_tick(self, state: ClientState, now: datetime) -> list[Decision]:
-        heap = state._heap
-        if not heap or heap[0][0] > now:
+        heap, chores = state._heap, state._chores
+        if (not heap or heap[0][0] > now) and (not chores or chores[0][0] > now):
             return []
         out: list[Decision] = []
-        while heap and heap[0][0] <= now:
-            due, _n, kind, ref = heapq.heappop(heap)
+        while (timer := state.pop_due(now)) is not None:
+            due, _n, kind, ref = timer
             if not state._valid(due, kind, ref):
                 continue
             if kind == "alert":

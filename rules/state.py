@@ -209,12 +209,25 @@ class ClientState:
     """(alert id, ticket, rule, reason) of alerts that left the state: their final outcome.
     Drained by the replay; not saved."""
     _heap: list[tuple[datetime, int, str, str]] = field(default_factory=list)
+    """Timers that can decide something (hold ends, waits, ticket resolves)."""
+    _chores: list[tuple[datetime, int, str, str]] = field(default_factory=list)
+    """Housekeeping timers (flap and reopen windows passing): run whenever the client is next
+    handled, never a reason on their own to wake the client up (see :meth:`next_due`)."""
     _n: int = 0
 
     # -- timers -----------------------------------------------------------------------------------
     def push(self, at: datetime, kind: str, ref: str) -> None:
         self._n += 1
-        heapq.heappush(self._heap, (at, self._n, kind, ref))
+        heapq.heappush(self._chores if kind in ("flap", "closed") else self._heap, (at, self._n, kind, ref))
+
+    def pop_due(self, now: datetime) -> tuple[datetime, int, str, str] | None:
+        """The earliest timer at or before ``now`` (of either kind), or None."""
+        heap, chores = self._heap, self._chores
+        if heap and heap[0][0] <= now and (not chores or heap[0] <= chores[0]):
+            return heapq.heappop(heap)
+        if chores and chores[0][0] <= now:
+            return heapq.heappop(chores)
+        return None
 
     def _valid(self, at: datetime, kind: str, ref: str) -> bool:
         if kind == "alert":
