@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.canonical import AlertEvent
+from connectors.canonical import AlertEvent, DeviceType, Severity
 from rules.config import NEW_TICKET, NoiseConfig, TicketsConfig
 from rules.policy import Policy, describe_window
 from rules.state import (
@@ -61,6 +61,11 @@ from rules.state import (
 )
 
 __all__ = ["AlertRec", "ClientState", "Decision", "Engine", "Policy", "TicketRec", "ticket_key"]
+
+
+_AFTER = timedelta(microseconds=1)
+_SEVERITY = {s: s.value for s in Severity}
+_DEVICE_TYPE = {t: t.value for t in DeviceType}
 
 
 def _minutes(delta: timedelta) -> str:
@@ -103,9 +108,13 @@ class Engine:
 
     @staticmethod
     def _seen(rec: AlertRec, event: AlertEvent) -> bool:
-        if event.id in rec.last_event_ids:
+        """The same event delivered again (a webhook and the poll, a retried batch)?"""
+        ids = rec.last_event_ids
+        if event.id in ids:
             return True
-        rec.last_event_ids = [*rec.last_event_ids[-3:], event.id]
+        ids.append(event.id)
+        if len(ids) > 4:
+            del ids[0]
         return False
 
     def _finish(self, state: ClientState, rec: AlertRec) -> None:
@@ -133,10 +142,10 @@ class Engine:
             self._finish(state, rec)
         at = event.at
         rec = AlertRec(
-            alert_id=event.alert_id, source=event.source, fingerprint=event.fingerprint, check=event.check,
-            device=event.device, device_name=event.device_name or event.device, device_type=event.device_type.value,
-            site=event.site, severity=event.severity.value, message=event.message, raised_at=at,
-            site_name=event.site_name, client_name=event.client_name or event.client, last_event_ids=[event.id],
+            event.alert_id, event.source, f"{event.client}|{event.device}|{event.check}", event.check,
+            event.device, event.device_name or event.device, _DEVICE_TYPE[event.device_type], event.site,
+            _SEVERITY[event.severity], event.message, at, event.site_name, event.client_name or event.client,
+            last_event_ids=[event.id],
         )
         state.alerts[rec.alert_id] = rec
         pol = self.policy(state.client)
@@ -164,7 +173,7 @@ class Engine:
         if pol.dedup:
             key = state.open_by_fingerprint.get(rec.fingerprint)
             if key is not None and key in state.tickets:
-                return [self._attach(state, rec, key, at, self._dedup_id(pol),
+                return [self._attach(state, rec, key, at, pol.dedup_id,
                                      "an open ticket already covers this client, device and check")]
 
         # 3. flapping: counted over raises that passed the filters
@@ -176,8 +185,6 @@ class Engine:
 
         return self._hold(state, rec, at, pol)
 
-    def _dedup_id(self, pol: Policy) -> str:
-        return next((r.id for r in pol.placement if r is not None and r.type == "dedup"), "dedup")
 
     def _repeat(self, state: ClientState, rec: AlertRec, event: AlertEvent) -> list[Decision]:
         rec.repeats += 1
@@ -187,9 +194,9 @@ class Engine:
         ticket.repeats += 1
         ticket.revision += 1
         ticket.last_seen = event.at
-        return [self._d(state, "repeat", self._dedup_id(self.policy(state.client)),
+        return [self._d(state, "repeat", self.policy(state.client).dedup_id,
                         f"alert fired again ({rec.repeats + 1} times)", event.at, rec, ticket.key,
-                        {"repeats": ticket.repeats, "last_seen": event.at.isoformat()})]
+                        {"repeats": ticket.repeats})]
 
     def _suppress(self, state: ClientState, rec: AlertRec, at: datetime, rule: str, reason: str) -> Decision:
         rec.status, rec.rule, rec.reason, rec.due = SUPPRESSED, rule, reason, None
@@ -310,7 +317,9 @@ class Engine:
         if pending is not None and pending.due is not None:
             waiting_on = f"alert:{pending.alert_id}"
             first_wait = rec.status != WAITING or rec.waiting_on != waiting_on
-            rec.status, rec.due, rec.resume, rec.waiting_on, rec.rule = WAITING, pending.due, step, waiting_on, rule.id
+            # the parent decides at its due time; if that is now, look again just after it did
+            due = pending.due if pending.due > at else at + _AFTER
+            rec.status, rec.due, rec.resume, rec.waiting_on, rec.rule = WAITING, due, step, waiting_on, rule.id
             rec.reason = (f"waiting for {pending.device_name} ({pending.device_type}, same site) whose offline alert "
                           "is not confirmed yet: if it is, this alert joins its ticket")
             state.push(rec.due, "alert", rec.alert_id)
@@ -463,7 +472,7 @@ class Engine:
         state.open_by_fingerprint.setdefault(rec.fingerprint, key)
         rec.status, rec.ticket, rec.rule, rec.reason, rec.due, rec.waiting_on = TICKETED, key, rule, reason, None, None
         return Decision("attach", rule, reason, at, state.client, rec.alert_id, rec.fingerprint, key,
-                        {"repeats": ticket.repeats, "last_seen": at.isoformat()})
+                        {"repeats": ticket.repeats})
 
     # -- clears ------------------------------------------------------------------------------------
     def _resolved(self, state: ClientState, event: AlertEvent) -> list[Decision]:
@@ -523,7 +532,7 @@ class Engine:
             return []
         out: list[Decision] = []
         while (timer := state.pop_due(now)) is not None:
-            due, _n, kind, ref = timer
+            due, _rank, kind, ref = timer
             if not state._valid(due, kind, ref):
                 continue
             if kind == "alert":

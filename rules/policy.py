@@ -81,6 +81,7 @@ class Policy:
             elif name in self.rules:  # a rule disabled for this client drops out of its precedence
                 self.placement.append(self.rules[name])
         self.dedup = any(r is not None and r.type == "dedup" for r in self.placement)
+        self.dedup_id = next((r.id for r in self.placement if r is not None and r.type == "dedup"), "dedup")
         self.reopen_hours = max((r.within_hours for r in self.placement if r is not None and r.type == "reopen"),
                                 default=0.0)
         self.tz = ZoneInfo(noise.timezone_for(client))

@@ -32,6 +32,8 @@ CLOSED = "closed"  # its ticket was closed in the PSA while the alert was still 
 CLEARED = "cleared"  # cleared without a ticket, kept while it can still count as a flap
 PENDING = (HELD, WAITING, MAINTENANCE)
 
+_RANK = {"alert": 0, "ticket": 1, "flap": 2, "closed": 3}
+
 
 def ticket_key(client: str, fingerprint: str, seq: int) -> str:
     """A stable, short ticket key: also the correlation marker stored in the PSA.
@@ -51,8 +53,11 @@ def _dt(value: str | None) -> datetime | None:
     return utc(datetime.fromisoformat(value)) if value else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
+    """One decision of one rule (treated as immutable; not frozen only because frozen dataclasses
+    are four times slower to create, and the replay makes millions)."""
+
     kind: str
     rule: str
     reason: str
@@ -209,16 +214,17 @@ class ClientState:
     """(alert id, ticket, rule, reason) of alerts that left the state: their final outcome.
     Drained by the replay; not saved."""
     _heap: list[tuple[datetime, int, str, str]] = field(default_factory=list)
+    """(due, rank of kind, kind, ref): timers due at the same moment run in a fixed order (alerts
+    before tickets, then by id) however the state was saved and loaded, so a replay and the live
+    service decide in the same order."""
     """Timers that can decide something (hold ends, waits, ticket resolves)."""
     _chores: list[tuple[datetime, int, str, str]] = field(default_factory=list)
     """Housekeeping timers (flap and reopen windows passing): run whenever the client is next
     handled, never a reason on their own to wake the client up (see :meth:`next_due`)."""
-    _n: int = 0
 
     # -- timers -----------------------------------------------------------------------------------
     def push(self, at: datetime, kind: str, ref: str) -> None:
-        self._n += 1
-        heapq.heappush(self._chores if kind in ("flap", "closed") else self._heap, (at, self._n, kind, ref))
+        heapq.heappush(self._chores if kind in ("flap", "closed") else self._heap, (at, _RANK[kind], kind, ref))
 
     def pop_due(self, now: datetime) -> tuple[datetime, int, str, str] | None:
         """The earliest timer at or before ``now`` (of either kind), or None."""
@@ -247,7 +253,7 @@ class ClientState:
         """When :meth:`Engine.on_tick` next has work for this client (None: nothing pending)."""
         heap = self._heap
         while heap:
-            at, _n, kind, ref = heap[0]
+            at, _rank, kind, ref = heap[0]
             if self._valid(at, kind, ref):
                 return at
             heapq.heappop(heap)

@@ -340,3 +340,12 @@ def test_state_saved_and_loaded_after_every_event_decides_the_same(seed: int) ->
         b += [(d.kind, d.rule, d.alert_id, d.ticket, d.at) for d in engine.on_tick(s2, e.at) + engine.on_event(s2, e)]
         saved[e.client] = s2.to_dict()
     assert a == b and len(a) > 100
+
+
+@pytest.mark.parametrize("child", ["a0", "z9"])
+def test_a_device_waiting_for_its_firewall_due_at_the_same_moment_is_decided_after_it(child: str) -> None:
+    """Timers due together run in id order; a child ordered before its parent must look again
+    after the parent decided, not spin."""
+    events = alert("m-fw", 0, 60, "fw1", "device_offline") + alert(child, 0, 60, "ws1", "device_offline")
+    r = run(events, until=30)
+    assert r.outcome("m-fw") == "A:topology" and r.outcome(child) == "A:topology"
