@@ -53,12 +53,13 @@ class Stack:
         return self.datto.schedule_alert(device_uid, raise_at=self.clock.now() - PAST_HOLD, **kw)
 
 
-def build_stack(sim: Any, make_context: Any, *, map_client: bool = True, **overrides: Any) -> Stack:
+def build_stack(sim: Any, make_context: Any, *, map_client: bool = True, site_uid: str | None = None,
+                **overrides: Any) -> Stack:
     clock = FixedClock(START)
     datto = sim(DattoRmmSimulator, now=clock.now)
     autotask = sim(AutotaskSimulator, now=clock.now)
     company = autotask.add_company("Acme Dental")
-    site = datto.add_site("Acme Dental", autotask_company_id=str(company))
+    site = datto.add_site("Acme Dental", autotask_company_id=str(company), uid=site_uid)
     ctx = make_context({"datto-rmm": datto, "autotask": autotask}, clock=clock, **overrides)
     for c in (ctx.rmm(), ctx.psa()):
         c.http._sleep = lambda s: None
