@@ -164,10 +164,10 @@ def read_canonical(lines: Iterable[str], funnel: Funnel) -> Iterator[AlertEvent]
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        event: AlertEvent | None = None
         try:
             event = AlertEvent.model_validate_json(line)
         except ValidationError as exc:
-            event = None
             if all(e["type"] == "extra_forbidden" for e in exc.errors()):
                 try:
                     data = json.loads(line)
@@ -179,6 +179,7 @@ def read_canonical(lines: Iterable[str], funnel: Funnel) -> Iterator[AlertEvent]
             else:
                 funnel.reject(n, "not valid JSON" if exc.errors()[0]["type"] == "json_invalid" else _reason(exc))
                 continue
+        assert event is not None
         if last is not None and event.at < last:
             funnel.reject(n, f"at {event.at.isoformat()} is before the previous event ({last.isoformat()}): "
                              "events must be sorted by time")

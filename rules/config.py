@@ -383,8 +383,8 @@ class NoiseConfig(_Strict):
             if ex.id in seen:
                 raise _error(("exceptions", i, "id"), f"duplicate exception id {ex.id!r}", ex.id)
             seen.add(ex.id)
-            rule = by_id.get(ex.rule)
-            if rule is None:
+            target = by_id.get(ex.rule)
+            if target is None:
                 known = ", ".join(sorted(by_id)) or "none"
                 raise _error(("exceptions", i, "rule"), f"unknown rule {ex.rule!r} (rules: {known})", ex.rule)
             for key in ("id", "type"):
@@ -392,10 +392,10 @@ class NoiseConfig(_Strict):
                     raise _error(("exceptions", i, "parameters", key), f"an exception cannot change a rule's {key}",
                                  ex.parameters[key])
             try:
-                _RULE.validate_python({**rule.model_dump(), **ex.parameters})
+                _RULE.validate_python({**target.model_dump(), **ex.parameters})
             except ValidationError as exc:
                 first = exc.errors()[0]
-                loc = [p for p in first.get("loc", ()) if p != rule.type]
+                loc = [p for p in first.get("loc", ()) if p != target.type]
                 msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
                 raise _error(("exceptions", i, "parameters", *loc), msg, first.get("input")) from None
         return self

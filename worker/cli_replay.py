@@ -41,7 +41,7 @@ def _until(value: str | None) -> datetime | None:
 def _default_config() -> Path | None:
     from config.settings import Settings
 
-    return Settings().config_dir
+    return Settings().config_dir  # type: ignore[call-arg]
 
 
 def _run(events: Path, config: Path | None, **kw: Any) -> Funnel:

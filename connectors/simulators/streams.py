@@ -406,20 +406,20 @@ def generate(
             return b.alert(d, check, sev, msg, t0, length, **kw)
 
         for _ in range(count(spec.blips)):
-            aid = noise_alert(_BLIP_CHECKS, lambda: rng.uniform(0.5, 4.0), 2 * hour)
-            if aid:
-                noise[aid] = "blip"
+            nid = noise_alert(_BLIP_CHECKS, lambda: rng.uniform(0.5, 4.0), 2 * hour)
+            if nid:
+                noise[nid] = "blip"
         for _ in range(count(spec.info)):
             checks = [(c, Severity.info, "Informational: {v}") for c in _INFO_CHECKS]
-            aid = noise_alert(checks, lambda: rng.choice([None, rng.uniform(10, 300)])
+            nid = noise_alert(checks, lambda: rng.choice([None, rng.uniform(10, 300)])
                               if spec.open_ended_hours is None else rng.uniform(10, 300), timedelta(0))
-            if aid:
-                noise[aid] = "info"
+            if nid:
+                noise[nid] = "info"
         for _ in range(count(spec.muted)):
             checks = [(c, s, m) for c, s, m, _t in _LASTING_CHECKS]
-            aid = noise_alert(checks, lambda: rng.uniform(30, 400), timedelta(0), muted=True)
-            if aid:
-                noise[aid] = "muted"
+            nid = noise_alert(checks, lambda: rng.uniform(30, 400), timedelta(0), muted=True)
+            if nid:
+                noise[nid] = "muted"
         if spec.maintenance > 0:
             servers = [d for d in devices if d.type == DeviceType.server]
             maintenance_rules.append({
