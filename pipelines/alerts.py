@@ -32,7 +32,7 @@ from pipelines.plan import plan
 from pipelines.state import AlertLink, ClientMap, DecisionRow, RulesState, SyncCursor, TicketLink
 from rules.engine import ClientState, Decision
 
-__all__ = ["CursorConflict", "IngestReport", "apply_decisions", "ingest", "load_state", "poll", "tick"]
+__all__ = ["CursorConflict", "IngestReport", "apply_decisions", "ingest", "load_state", "poll", "tick", "watermark"]
 
 
 class CursorConflict(Exception):
@@ -226,9 +226,26 @@ def poll(ctx: Any, *, now: datetime | None = None) -> IngestReport:
     return report
 
 
+def watermark(ctx: Any, now: datetime) -> datetime:
+    """How far the rules' timers may run: up to the last successful poll of the RMM's alerts.
+
+    A poll only learns at ``t`` what happened before ``t``: a blip that cleared two minutes after
+    it was raised is seen cleared at the next poll. Were the hold decided on the wall clock, the
+    tick could open a ticket for it just before that poll brings the clear. So timers run up to
+    the moment the alert stream is known complete (its cursor's last success), never beyond
+    ``now``. A stream never polled (webhook-only, tests feeding ``ingest`` directly) does not hold
+    them back.
+    """
+    with ctx.db.session() as session:
+        known = session.scalar(sa.select(SyncCursor.last_success_at)
+                               .where(SyncCursor.stream == stream_name(ctx.settings.rmm)))
+    return min(now, known) if known is not None else now
+
+
 def tick(ctx: Any, *, now: datetime | None = None, limit: int = 500) -> IngestReport:
-    """Run due timers (hold expiry, clear windows…) for the clients whose next timer has come."""
-    now = now or ctx.clock.now()
+    """Run due timers (hold expiry, clear windows…) for the clients whose next timer has come
+    (up to the :func:`watermark`)."""
+    now = watermark(ctx, now or ctx.clock.now())
     report = IngestReport()
     with ctx.db.session() as session:
         due = list(session.scalars(

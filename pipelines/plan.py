@@ -195,8 +195,8 @@ def plan(
             alerts = d.data.get("alerts", [])
             n = int(d.data.get("occurrence", 1))
             body = (
-                f"All {len(alerts)} attached alert(s) have cleared ({d.reason}; rule: {d.rule}). "
-                f"Switchboard moves this ticket to {status} unless a person is working on it."
+                f"Switchboard: {d.reason} (rule: {d.rule}). It moves this ticket to {status} unless a person is "
+                f"working on it ({len(alerts)} alert(s) attached)."
             )
             out.actions.append(Action(
                 f"note:{d.ticket}:resolved{_suffix(n)}", d.ticket, "add_note",
