@@ -297,10 +297,14 @@ def _print(console: Console, r: dict[str, Any], autotask: AutotaskSimulator) -> 
     console.print(t)
     if r["suppressed_by_rule"]:
         console.print("suppressed by rule: " + ", ".join(f"{k}={v}" for k, v in r["suppressed_by_rule"].items()))
+    why = {
+        "flapping": "a 5-minute poll sees a blip only when it spans a poll; webhooks see every blip",
+        "storm": "a storm across two Datto sites of one client: Datto has no client above the site, "
+                 "so each site is grouped on its own",
+    }
     if r["missed"]:
         console.print("[yellow]incidents without exactly one ticket[/]: "
-                      + ", ".join(f"{kind}={n}" for kind, n in r["missed"])
-                      + " [dim](a 5-minute poll sees a flapping check only when a blip spans a poll; webhooks see every blip)[/]")
+                      + "; ".join(f"{kind}={n} [dim]({why.get(kind, 'see the replay')})[/]" for kind, n in r["missed"]))
     shown = [t for t in autotask.tickets() if t.get("externalID")]
 
     def interest(tk: dict[str, Any]) -> tuple[int, int]:
