@@ -53,6 +53,15 @@ def _run(events: Path, config: Path | None, **kw: Any) -> Funnel:
         raise UserError(str(exc)) from None
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory (what the replay cost, start-up included)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
 def _warn(funnel: Funnel) -> None:
     if funnel.rejected:
         err.print(f"[yellow]{funnel.rejected} line(s) rejected[/] (not used, listed in the --json summary):")
@@ -105,7 +114,7 @@ def replay_cmd(
     funnel = _run(events, config if config is not None else _default_config(), outcomes=outcomes, source=source,
                   devices=devices, until=_until(until))
     if as_json:
-        console.print_json(json.dumps(funnel.to_json()))
+        console.print_json(json.dumps({**funnel.to_json(), "peak_rss_mib": _peak_rss_mib()}))
     else:
         console.print(_table([funnel], f"replay of {events.name}"))
         console.print(f"[dim]{funnel.events} events in {funnel.seconds:.1f} s; peak state: "
