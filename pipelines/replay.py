@@ -321,10 +321,12 @@ def replay(
         if state is None:
             state = states[event.client] = ClientState(event.client)
         before_a, before_t = len(state.alerts), len(state.tickets)
-        for d in engine.on_tick(state, event.at):
-            decisions[d.kind] += 1
-            if d.kind in ("open", "attach", "reopen"):
-                funnel.placed_by_rule[d.rule] += 1
+        heap, chores, at = state._heap, state._chores, event.at
+        if (heap and heap[0][0] <= at) or (chores and chores[0][0] <= at):
+            for d in engine.on_tick(state, at):
+                decisions[d.kind] += 1
+                if d.kind in ("open", "attach", "reopen"):
+                    funnel.placed_by_rule[d.rule] += 1
         for d in engine.on_event(state, event):
             decisions[d.kind] += 1
             if d.kind in ("open", "attach", "reopen"):

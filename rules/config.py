@@ -184,7 +184,9 @@ class HoldRule(_Rule):
     kind: ClassVar[str] = "hold"
 
     def minutes_for(self, severity: Severity | str) -> float:
-        return self.by_severity.get(Severity(severity), self.minutes)
+        if not self.by_severity:
+            return self.minutes
+        return self.by_severity.get(severity, self.minutes)  # type: ignore[call-overload]  # str == StrEnum member
 
 
 class FlappingRule(_Rule):

@@ -152,7 +152,8 @@ class Engine:
 
         # 1. filters: severity, source mute, maintenance windows (in file order)
         for r in pol.filters:
-            if not pol.match[r.id](rec):
+            m = pol.match[r.id]
+            if not (m.any or m(rec)):
                 continue
             if r.type == "severity":
                 if rec.severity in pol.severity_sets[r.id]:

@@ -88,8 +88,10 @@ class Policy:
         self.zones = {r.id: ZoneInfo(r.timezone) if r.timezone else self.tz for r in self.maintenance}
 
     def first(self, rules: list[Any], rec: AlertRec) -> Any:
+        match = self.match
         for r in rules:
-            if self.match[r.id](rec):
+            m = match[r.id]
+            if m.any or m(rec):
                 return r
         return None
 
