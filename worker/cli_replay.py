@@ -88,7 +88,7 @@ def _table(funnels: list[Funnel], title: str) -> Table:
     t.add_column("")
     t.add_column("one ticket per alert", justify="right", style="dim")
     for f in funnels:
-        t.add_column(f.config, justify="right")
+        t.add_column(Path(f.config).name if f.config != "defaults" else f.config, justify="right")
     for label, get in ROWS:
         baseline = {"tickets opened": funnels[0].alerts, "alerts that needed no ticket": 0,
                     "events": funnels[0].events, "alerts": funnels[0].alerts}.get(label, "")
