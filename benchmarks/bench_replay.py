@@ -132,7 +132,8 @@ def main() -> None:
             print(f"{label:>5}: {s['events']:>9} events  {s['alerts']:>8} alerts  wall {r['wall']:6.1f} s  "
                   f"{s['events'] / r['wall']:>8.0f} events/s (process, incl. start-up)  "
                   f"{s['events_per_second']:>8} events/s (read+rules+write)  peak RSS {r['rss_mib']:6.1f} MiB  "
-                  f"peak state {s['state']['peak_open_alerts']} alerts / {s['state']['peak_open_tickets']} tickets")
+                  f"peak state {s['state']['peak_open_alerts']} alerts / {s['state']['peak_open_tickets']} tickets; "
+                  f"{s['rejected']} line(s) rejected")
 
         print("\n-- rules alone (engine only, one core, events parsed before timing)")
         rate, per_cpu, n, pa, pt = rules_alone(big)

@@ -186,7 +186,6 @@ class Engine:
 
         return self._hold(state, rec, at, pol)
 
-
     def _repeat(self, state: ClientState, rec: AlertRec, event: AlertEvent) -> list[Decision]:
         rec.repeats += 1
         ticket = state.tickets.get(rec.ticket) if rec.ticket and rec.status == TICKETED else None

@@ -459,31 +459,21 @@ def iter_events(
     """
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     spec = spec or StreamSpec(open_ended_hours=(6, 30))
-    carried: list[tuple[datetime, bool, str, AlertEvent]] = []
+    # A day's stream starts a little before its day (a device behind a firewall may go offline two
+    # minutes before it) and ends long after (clears, repeats): events are merged in time order and
+    # released only up to a horizon the next day cannot reach back before.
+    pending: list[tuple[datetime, bool, str, AlertEvent]] = []
     produced = 0
     day = 0
     while produced < n_events:
         day_start = start + timedelta(days=day)
-        day_end = day_start + timedelta(days=1)
         stream = generate(seed + day, start=day_start, hours=24, clients=clients, spec=spec, source="sim-rmm",
                           id_prefix=f"d{day}-", cut=False)
-        today: list[AlertEvent] = []
         for e in stream.events:
-            if e.at < day_end:
-                today.append(e)
-            else:
-                heapq.heappush(carried, (e.at, e.kind != "raised", e.id, e))
-        i = 0
-        while i < len(today) or (carried and carried[0][0] < day_end):
-            if carried and carried[0][0] < day_end and (
-                i >= len(today) or (carried[0][0], carried[0][1], carried[0][2]) <= (
-                    today[i].at, today[i].kind != "raised", today[i].id)
-            ):
-                e = heapq.heappop(carried)[3]
-            else:
-                e = today[i]
-                i += 1
-            yield e
+            heapq.heappush(pending, (e.at, e.kind != "raised", e.id, e))
+        horizon = day_start + timedelta(days=1) - timedelta(minutes=15)
+        while pending and pending[0][0] < horizon:
+            yield heapq.heappop(pending)[3]
             produced += 1
             if produced >= n_events:
                 return
