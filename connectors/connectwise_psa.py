@@ -115,7 +115,8 @@ VENDOR = "connectwise-psa"
 PAGE_MAX = 1000
 API_VERSION = "2025.8"
 CREDENTIALS = (
-    "SWITCHBOARD_CONNECTWISE_PSA__COMPANY_ID / __PUBLIC_KEY / __PRIVATE_KEY / __CLIENT_ID"
+    "SWITCHBOARD_CONNECTWISE_PSA__COMPANY_ID / SWITCHBOARD_CONNECTWISE_PSA__PUBLIC_KEY / "
+    "SWITCHBOARD_CONNECTWISE_PSA__PRIVATE_KEY / SWITCHBOARD_CONNECTWISE_PSA__CLIENT_ID"
 )
 MAPS_TTL = 3600.0
 """How long board statuses, priorities and board types are trusted before being read again."""
@@ -183,7 +184,7 @@ class CwTicket(VendorModel):
     external_xref: str | None = Field(None, alias="externalXRef")
     closed_flag: bool | None = Field(None, alias="closedFlag")
     closed_date: datetime | None = Field(None, alias="closedDate")
-    info: CwInfo = Field(default_factory=CwInfo, alias="_info")
+    info: CwInfo = Field(default_factory=lambda: CwInfo.model_validate({}), alias="_info")
 
 
 class CwNote(VendorModel):
@@ -231,7 +232,7 @@ class CwCompany(VendorModel):
     identifier: str | None = None
     name: str
     deleted_flag: bool | None = Field(None, alias="deletedFlag")
-    info: CwInfo = Field(default_factory=CwInfo, alias="_info")
+    info: CwInfo = Field(default_factory=lambda: CwInfo.model_validate({}), alias="_info")
 
 
 class CwCommunication(VendorModel):

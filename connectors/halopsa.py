@@ -235,6 +235,7 @@ def ticket_of(t: HaloTicket, maps: TicketMaps | None = None, *, web_url: str | N
         status = TicketStatus.closed if t.dateclosed else TicketStatus.other
         label, priority = str(t.status_id or ""), None
     web = (web_url or "").rstrip("/")
+    opened = t.dateoccurred or t.datecreated
     return Ticket(
         ref=Ref(vendor=VENDOR, id=str(t.id)),
         number=str(t.id),
@@ -249,7 +250,7 @@ def ticket_of(t: HaloTicket, maps: TicketMaps | None = None, *, web_url: str | N
         company=_ref(t.client_id),
         contact=_ref(t.user_id),
         assigned_to=_ref(t.agent_id),
-        created_at=utc(t.dateoccurred or t.datecreated) if (t.dateoccurred or t.datecreated) else None,
+        created_at=utc(opened) if opened else None,
         updated_at=utc(t.last_update) if t.last_update else None,
         closed_at=utc(t.dateclosed) if t.dateclosed else None,
         marker=t.third_party_id_string or marker_of_text(t.details),

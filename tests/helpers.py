@@ -93,6 +93,42 @@ class PsaView:
         else:
             self.sim.add_time_entry(tid, 29682001, hours, "looked at it")
 
+    @property
+    def ticket_post(self) -> str:
+        """Path regex of the call that creates a ticket."""
+        return {"connectwise-psa": r"/service/tickets$", "halopsa": r"/api/Tickets$"}.get(self.vendor, r"/V1.0/Tickets$")
+
+    @property
+    def note_post(self) -> str:
+        """Path regex of the call that adds a note."""
+        return {"connectwise-psa": r"/notes$", "halopsa": r"/api/Actions$"}.get(self.vendor, r"/Notes$")
+
+    def add_ticket(self, title: str, company: int) -> int:
+        """A ticket a person opened in the PSA."""
+        if self.vendor == "connectwise-psa":
+            return int(self.sim.add_ticket(title, company))
+        if self.vendor == "halopsa":
+            return int(self.sim.add_ticket(title, company))
+        return int(self.sim.add_ticket(title=title, companyID=company))
+
+    def start_work(self, tid: int) -> None:
+        """A person moves the ticket to In Progress."""
+        if self.vendor == "connectwise-psa":
+            self.sim.set_status(tid, "In Progress")
+        elif self.vendor == "halopsa":
+            self.sim.set_status(tid, 2)
+        else:
+            self.sim.set_status(tid, 8)
+
+    def corrupt(self, tid: int) -> None:
+        """Break the ticket's change marker the way a vendor bug would (not a date)."""
+        if self.vendor == "connectwise-psa":
+            self.sim.tickets[tid]["_info"]["lastUpdated"] = "not a date"
+        elif self.vendor == "halopsa":
+            self.sim.tickets[tid]["last_update"] = "not a date"
+        else:
+            self.sim.db["Tickets"][tid]["lastActivityDate"] = "not a date"
+
     def writes(self) -> int:
         """Calls that could change the PSA (the OAuth token call is not one)."""
         return sum(1 for c in self.sim.calls if c.method != "GET" and not c.path.endswith("/token"))
