@@ -29,7 +29,10 @@ Limits
 Incremental tickets
     ``conditions=lastUpdated >= [ISO]`` (the vendor's change marker, ``_info.lastUpdated``),
     de-duplicated at the boundary by ticket id; optionally only some boards
-    (``SWITCHBOARD_CONNECTWISE_PSA__POLL_BOARD_IDS``).
+    (``SWITCHBOARD_CONNECTWISE_PSA__POLL_BOARD_IDS``). ``>=`` rather than ``>``: the marker has
+    one-second precision, and a change made in the same second as the last one seen must not be
+    skipped. A ticket's description is its first note (ConnectWise turns ``initialDescription``
+    into one), so ``Ticket.description`` stays empty.
 Correlation marker
     ``externalXRef`` (string, max 100) holds Switchboard's marker and is searched with
     ``conditions=externalXRef="…"`` before a create that follows an unknown outcome; notes carry

@@ -18,6 +18,16 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PSAS = ("autotask", "connectwise-psa", "halopsa")
 
 
+class Clock:
+    """A settable "now" for simulators in connector tests (``clock.at += timedelta(...)``)."""
+
+    def __init__(self) -> None:
+        self.at = START
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
 class PsaView:
     """A PSA simulator seen the same way whichever vendor it is, for tests that run on every PSA.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import respx
@@ -12,14 +12,7 @@ from connectors.canonical import NoteDraft, Ref, TicketDraft, TicketPatch, Ticke
 from connectors.errors import AuthError, ValidationFailed
 from connectors.ratelimit import Unlimited
 from connectors.simulators.autotask import AutotaskSimulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
+from tests.helpers import Clock
 
 
 @pytest.fixture

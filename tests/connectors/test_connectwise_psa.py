@@ -22,6 +22,7 @@ from connectors.connectwise_psa import (
 from connectors.errors import (
     AuthError,
     NotConfigured,
+    NotFound,
     PermissionDenied,
     RateLimited,
     UnknownOutcome,
@@ -30,16 +31,9 @@ from connectors.errors import (
 from connectors.ratelimit import Unlimited
 from connectors.simulators.connectwise_psa import ConnectWisePsaSimulator
 from connectors.webhooks import WebhookRejected
+from tests.helpers import Clock
 
 V = "connectwise-psa"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
@@ -87,6 +81,14 @@ def test_create_ticket_and_note_cost_two_calls_and_carry_the_marker(cw) -> None:
     assert posted["text"].endswith("[switchboard:sb-0123456789ab-1:explain]") and posted["internalAnalysisFlag"]
     description = [n for n in cw.notes_of(int(ticket.ref.id)) if n["id"] in cw.initial_notes]
     assert description and "[switchboard:sb-0123456789ab-1]" in description[0]["text"]
+    if cw.contract.doc is not None:  # the document is there: every call was really checked against it
+        assert cw.contract.checked_requests == len(cw.calls) and cw.contract.checked_responses == len(cw.calls)
+
+
+def test_an_unknown_ticket_is_not_found_with_the_vendors_words(cw) -> None:
+    with pytest.raises(NotFound) as info:
+        connector(cw).get_ticket("999999")
+    assert "Ticket with id 999999 not found" in str(info.value)
 
 
 def test_find_by_marker(cw) -> None:

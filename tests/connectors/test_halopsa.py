@@ -6,27 +6,27 @@ document's own resource schemas (the ``sim`` fixture fails the test at teardown 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import respx
 
 from connectors.canonical import NoteDraft, Ref, TicketDraft, TicketPatch, TicketStatus
-from connectors.errors import AuthError, NotConfigured, PermissionDenied, UnknownOutcome, ValidationFailed
+from connectors.errors import (
+    AuthError,
+    NotConfigured,
+    NotFound,
+    PermissionDenied,
+    UnknownOutcome,
+    ValidationFailed,
+)
 from connectors.halopsa import WEBHOOK, HaloPsa, HaloPsaSettings, default_auth_url
 from connectors.ratelimit import Unlimited
 from connectors.simulators.halopsa import HaloPsaSimulator
 from connectors.webhooks import WebhookRejected
+from tests.helpers import Clock
 
 V = "halopsa"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
@@ -84,6 +84,16 @@ def test_create_ticket_and_note_cost_two_calls_and_carry_the_marker(halo) -> Non
     assert action["outcome"] == "Private Note" and action["hiddenfromuser"]
     assert action["note"].endswith("[switchboard:sb-0123456789ab-1:explain]")
     assert ticket.status is TicketStatus.new and ticket.priority == 2 and ticket.marker == "sb-0123456789ab-1"
+    if halo.contract.doc is not None:  # the document is there: every API call (not the token) was checked
+        api_calls = [c for c in halo.calls if c.path.startswith("/api/")]
+        assert halo.contract.checked_requests == len(api_calls) == halo.contract.checked_responses
+        assert halo.contract.undocumented_calls == halo.token_calls == 1
+
+
+def test_an_unknown_ticket_is_not_found(halo) -> None:
+    with pytest.raises(NotFound) as info:
+        connector(halo).get_ticket("999999")
+    assert "Ticket 999999 not found" in str(info.value)
 
 
 def test_find_by_marker(halo) -> None:
