@@ -17,7 +17,9 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.autotask import AutotaskSettings
+from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
+from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
 
 __all__ = ["Settings", "load_settings"]
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    connectwise_psa: ConnectWisePsaSettings = ConnectWisePsaSettings()
+    halopsa: HaloPsaSettings = HaloPsaSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
