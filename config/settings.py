@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.autotask import AutotaskSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.hudu import HuduSettings
+from connectors.ninjaone import NinjaOneSettings
+from connectors.tactical_rmm import TacticalRmmSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -65,6 +67,8 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    ninjaone: NinjaOneSettings = NinjaOneSettings()
+    tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""

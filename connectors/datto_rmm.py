@@ -1,4 +1,4 @@
-"""Datto RMM (API v2) — alerts, sites and devices; resolve an alert.
+"""Datto RMM (API v2) — alerts, sites and devices; resolve an alert; alert webhooks.
 
 Built against ``shared/specs/datto-rmm.json`` (OpenAPI 3.1, server ``…/api``).
 
@@ -24,6 +24,13 @@ Fingerprint fields
     event-log source/code, service name). An OFFLINE online/offline context is ``device_offline``.
 Severity map
     Critical→critical, High→high, Moderate→moderate, Low→low, Information→info, Unknown→moderate.
+Resolve / acknowledge
+    ``POST /v2/alert/{uid}/resolve``. There is no acknowledge: the document's ``/mute`` and
+    ``/unmute`` are marked deprecated — "Alerts can no longer be muted, as of the 8.9.0 release" —
+    so Switchboard does not call them (``muted`` is still read from each alert).
+Webhooks
+    A monitor's webhook response action; see ``WEBHOOK`` (token in ``X-Switchboard-Token``, the
+    per-tenant secret in ``SWITCHBOARD_DATTO_RMM__WEBHOOK_SECRET``).
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from connectors.base import (
     run_check,
     secret_values,
 )
-from connectors.canonical import AlertEvent, Client, Device, DeviceType, Ref, Severity, utc
+from connectors.canonical import AlertEvent, Client, Device, DeviceType, Ref, Severity, Site, utc
 from connectors.errors import NotFound
 from connectors.http import VendorHttp
 from connectors.pagination import NextUrlPaginator, PageRequest, paginate
@@ -97,6 +104,8 @@ class DattoRmmSettings(BaseModel):
     api_secret: SecretStr | None = None
     requests_per_minute: int = 600
     timeout_seconds: float = 30.0
+    webhook_secret: SecretStr | None = None
+    """The per-tenant token Datto's webhook action sends in ``X-Switchboard-Token``."""
 
 
 # -- vendor models ----------------------------------------------------------------------------
@@ -210,6 +219,12 @@ def event_of(alert: DattoAlert, kind: str, device: DattoDevice | None, at: datet
 def client_of(site: DattoSite) -> Client:
     links = {"autotask": site.autotask_company_id} if site.autotask_company_id else {}
     return Client(ref=Ref(vendor=VENDOR, id=site.uid), name=site.name, links=links)
+
+
+def site_of(site: DattoSite) -> Site:
+    """A Datto site is both the client and its one site (Datto has no client above the site)."""
+    ref = Ref(vendor=VENDOR, id=site.uid)
+    return Site(ref=ref, name=site.name, client=ref)
 
 
 def device_of(device: DattoDevice) -> Device:
@@ -331,6 +346,11 @@ class DattoRmm:
         for records in self._pages("/v2/account/sites", "sites", "getSites"):
             sites, _ = read_records(DattoSite, records, f"{VENDOR}:sites")
             yield from (client_of(s) for s in sites)
+
+    def list_sites(self) -> Iterator[Site]:
+        for records in self._pages("/v2/account/sites", "sites", "getSites"):
+            sites, _ = read_records(DattoSite, records, f"{VENDOR}:sites")
+            yield from (site_of(s) for s in sites)
 
     def list_devices(self) -> Iterator[Device]:
         for records in self._pages("/v2/account/devices", "devices", "getUserAccountDevices"):
