@@ -23,13 +23,15 @@ Incremental alerts — the activity log is NinjaOne's change marker
     Every condition that triggers or resets records a ``CONDITION`` activity (``TRIGGERED`` /
     ``RESET``, ``seriesUid`` = the alert uid) with an ever-increasing id. A poll asks for condition
     activities ``newerThan`` the cursor (one call when nothing changed) and reads ``/v2/alerts``
-    once only when something triggered, for the alert's details. The cursor keeps the last id, the
-    ids seen in the last ``LAG`` seconds (asked again once, so a late-committed activity is not
-    skipped) and each open alert's identity (a reset maps to the same client/device/check with no
+    once only when something triggered, for the alert's details. The cursor's floor moves only
+    past activities older than ``LAG`` (a late-committed activity, whose id is below ids already
+    seen, is still read; the ids above the floor are kept so none is delivered twice), and it
+    keeps each open alert's identity (a reset maps to the same client/device/check with no
     call). The document's descriptions of ``olderThan``/``newerThan`` read swapped
     (``shared/specs/SOURCES.md``); they are used by their names, as the API behaves:
-    ``newerThan=X`` → ids above X, ``olderThan=X`` → ids below X. The first poll reads the
-    account's ``lastActivityId``, then ``/v2/alerts`` (every active alert is a raise).
+    ``newerThan=X`` → ids above X, ``olderThan=X`` → ids below X. The first poll reads the newest
+    TRIGGERED activities (their ``lastActivityId`` is the floor), then ``/v2/alerts``: every active
+    alert is a raise, with its trigger's severity (older trigger pages are read only as needed).
 Fingerprint fields
     client = organization id, site = location id, device = device id, check = the condition code
     (``data.message.code``, e.g. ``vmm_cond_memory_usage_ge`` → ``memory``) when it names a
@@ -37,8 +39,9 @@ Fingerprint fields
     condition (``sourceConfigUid``) mapped to, else ``condition:<sourceName>``.
 Severity map
     CRITICAL→critical, MAJOR→high, MODERATE→moderate, MINOR→low, NONE→info (the activity's
-    severity). The document gives alerts no severity: one first seen in ``/v2/alerts`` (first
-    poll) is ``high`` for device_offline, else ``moderate``, unless the record carries one.
+    severity). The document gives alerts themselves no severity: an active alert whose trigger is
+    no longer in the log is ``high`` for device_offline, else ``moderate`` (unless the record
+    carries one).
 Muted
     The device is in maintenance (``maintenance.status`` ``IN_MAINTENANCE``).
 Webhooks
@@ -83,6 +86,7 @@ VENDOR = "ninjaone"
 PAGE_SIZE = 1000
 ACTIVITY_PAGE_MAX = 1000
 LAG = timedelta(seconds=120)
+FIRST_POLL_PAGES = 10
 CREDENTIALS = "SWITCHBOARD_NINJAONE__CLIENT_ID / SWITCHBOARD_NINJAONE__CLIENT_SECRET"
 REGIONS = {
     "us": "https://app.ninjarmm.com",
@@ -459,30 +463,41 @@ def device_of(device: NinjaDevice) -> Device:
 
 @dataclass
 class ActivityCursor:
-    """Last activity id seen, the ids of the last ``LAG`` seconds, open alerts, learned conditions."""
+    """Where the activity log was read up to, the open alerts, and learned conditions.
 
-    last: int | None = None
-    recent: dict[int, float] = field(default_factory=dict)
+    ``floor``: every activity at or below this id has been read. ``seen``: ids above the floor
+    already delivered, with their times. The floor only moves past activities older than
+    ``LAG``, so one committed late (its id below ids already seen) is still read; ``seen``
+    keeps it from being delivered twice.
+    """
+
+    floor: int | None = None
+    seen: dict[int, float] = field(default_factory=dict)
     open: dict[str, list[str]] = field(default_factory=dict)
     conditions: dict[str, str] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    """Active alerts whose record could not be read (quarantined): read again every poll."""
 
     def dumps(self) -> str:
-        return json.dumps({"last": self.last, "recent": {str(k): v for k, v in self.recent.items()},
-                           "open": self.open, "conditions": self.conditions}, sort_keys=True)
+        return json.dumps({"floor": self.floor, "seen": {str(k): v for k, v in self.seen.items()},
+                           "open": self.open, "conditions": self.conditions, "pending": self.pending},
+                          sort_keys=True)
 
     @classmethod
     def loads(cls, text: str | None) -> ActivityCursor:
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(data.get("last"), {int(k): float(v) for k, v in data.get("recent", {}).items()},
-                   dict(data.get("open", {})), dict(data.get("conditions", {})))
+        return cls(data.get("floor"), {int(k): float(v) for k, v in data.get("seen", {}).items()},
+                   dict(data.get("open", {})), dict(data.get("conditions", {})), list(data.get("pending", [])))
 
-    def newer_than(self) -> int | None:
-        """Ask from just below the oldest recent id (late commits), else from the last id."""
-        if self.last is None:
-            return None
-        return min([self.last, *self.recent]) - 1 if self.recent else self.last
+    def advance(self, found: list[NinjaActivity], now: datetime) -> None:
+        self.seen.update({a.id: a.activity_time for a in found})
+        horizon = (utc(now) - LAG).timestamp()
+        settled = [i for i, t in self.seen.items() if t < horizon]
+        if settled:
+            self.floor = max(self.floor or 0, *settled)
+        self.seen = {i: t for i, t in self.seen.items() if i > (self.floor or 0)}
 
     def learn(self, condition: str | None, check: str) -> None:
         if condition and not check.startswith("condition:"):
@@ -625,7 +640,7 @@ class NinjaOne:
     def pull_alert_events(self, cursor: str | None, now: datetime) -> Pull[AlertEvent]:
         before = self.http.stats.requests
         cur = ActivityCursor.loads(cursor)
-        if cur.last is None:
+        if cur.floor is None:
             events, rejected = self._first_pull(cur)
         else:
             events, rejected = self._changes(cur, now)
@@ -633,20 +648,55 @@ class NinjaOne:
         return Pull(events, cur.dumps(), rejected, self.http.stats.requests - before)
 
     def _first_pull(self, cur: ActivityCursor) -> tuple[list[AlertEvent], list[Rejected]]:
-        cur.last = self.last_activity_id()  # before the alerts: a trigger in between is seen again, not lost
-        alerts, rejected = self.open_alerts()
+        """Every active alert is a raise; its severity comes from its TRIGGERED activity.
+
+        The newest trigger page is read *before* the alerts (its ``lastActivityId`` is the floor:
+        a trigger in between is read again next poll, not lost), then older pages only while an
+        active alert still lacks its trigger and the pages have not gone past the oldest alert
+        (at most ``FIRST_POLL_PAGES``).
+        """
+        params = {"class": "DEVICE", "type": "CONDITION", "status": "TRIGGERED", "pageSize": ACTIVITY_PAGE_MAX}
+        body = self.http.get_json("/v2/activities", params=params, operation="getActivities")
+        cur.floor = int(body.get("lastActivityId") or 0) if isinstance(body, dict) else 0
+        rejected: list[Rejected] = []
+        alerts = list(self._read_active(cur, rejected).values())
+        triggers: dict[str, NinjaActivity] = {}
+        oldest = min((a.create_time for a in alerts), default=0.0)
+        pages = 1
+        while True:
+            items, bad = read_records(NinjaActivity, body.get("activities") if isinstance(body, dict) else None,
+                                      f"{VENDOR}:activities")
+            rejected += bad
+            for act in items:
+                if act.series_uid and act.series_uid not in triggers:
+                    triggers[act.series_uid] = act
+            missing = any(a.uid not in triggers for a in alerts)
+            if not (missing and items and len(items) >= ACTIVITY_PAGE_MAX and pages < FIRST_POLL_PAGES
+                    and min(a.activity_time for a in items) >= oldest):
+                break
+            body = self.http.get_json("/v2/activities", params={**params, "olderThan": min(a.id for a in items)},
+                                      operation="getActivities")
+            pages += 1
         events = []
         for alert in alerts:
-            event = self._alert_event(alert, None, cur, rejected)
+            event = self._alert_event(alert, triggers.get(alert.uid), cur, rejected)
             if event is not None:
                 events.append(event)
         return events, rejected
+
+    def _read_active(self, cur: ActivityCursor, rejected: list[Rejected]) -> dict[str, NinjaAlert]:
+        """The active alerts; those that cannot be read are remembered and read again next poll."""
+        alerts, bad = self.open_alerts()
+        rejected += bad
+        cur.pending = sorted({str(r.payload["uid"]) for r in bad if isinstance(r.payload, dict) and r.payload.get("uid")})
+        return {a.uid: a for a in alerts}
 
     def _alert_event(
         self, alert: NinjaAlert, activity: NinjaActivity | None, cur: ActivityCursor, rejected: list[Rejected]
     ) -> AlertEvent | None:
         device = alert.device or self.device(alert.device_id)
         if device is None:
+            cur.pending = sorted({*cur.pending, alert.uid})
             rejected.append(Rejected(f"{VENDOR}:alerts", f"alert {alert.uid}: device {alert.device_id} not found",
                                      alert.model_dump(mode="json", by_alias=True)))
             return None
@@ -656,21 +706,21 @@ class NinjaOne:
         return event
 
     def _changes(self, cur: ActivityCursor, now: datetime) -> tuple[list[AlertEvent], list[Rejected]]:
-        asked_from = cur.newer_than()
-        assert asked_from is not None
-        found, rejected = self.activities(asked_from)
-        fresh = [a for a in found if a.id not in cur.recent]
+        assert cur.floor is not None
+        found, rejected = self.activities(cur.floor)
+        fresh = [a for a in found if a.id not in cur.seen]
         changes = [a for a in fresh if a.is_alert_change]
+        retry = set(cur.pending)
         active: dict[str, NinjaAlert] = {}
-        if any(a.status_code == "TRIGGERED" and a.series_uid not in cur.open for a in changes):
-            alerts, bad = self.open_alerts()
-            rejected += bad
-            active = {a.uid: a for a in alerts}
+        if retry or any(a.status_code == "TRIGGERED" and a.series_uid not in cur.open for a in changes):
+            active = self._read_active(cur, rejected)
         events: list[AlertEvent] = []
         for act in changes:
             uid = act.series_uid
             assert uid is not None
             if act.status_code == "TRIGGERED":
+                if uid in cur.pending:
+                    continue  # its record is quarantined; tried again next poll
                 if uid in cur.open and uid not in active:  # triggered again while open: a repeat
                     event: AlertEvent | None = activity_event(act, Identity.loads(cur.open[uid]))
                 elif uid in active:
@@ -682,7 +732,12 @@ class NinjaOne:
             elif uid in cur.open:
                 who = Identity.loads(cur.open.pop(uid))
                 events.append(activity_event(act, who))
-        self._advance(cur, found, now)
+        for uid in sorted(retry - set(cur.pending) - set(cur.open)):
+            if uid in active:  # readable now
+                event = self._alert_event(active[uid], None, cur, rejected)
+                if event is not None:
+                    events.append(event)
+        cur.advance(found, now)
         return events, rejected
 
     def _activity_raise(
@@ -699,14 +754,6 @@ class NinjaOne:
         assert act.series_uid is not None
         cur.open[act.series_uid] = who.dumps()
         return activity_event(act, who)
-
-    @staticmethod
-    def _advance(cur: ActivityCursor, seen: list[NinjaActivity], now: datetime) -> None:
-        if seen:
-            cur.last = max([cur.last or 0, *(a.id for a in seen)])
-        horizon = (utc(now) - LAG).timestamp()
-        recent = {**cur.recent, **{a.id: a.activity_time for a in seen}}
-        cur.recent = {i: t for i, t in recent.items() if t >= horizon and i <= (cur.last or 0)}
 
     def list_clients(self) -> Iterator[Client]:
         for records in self._list("/v2/organizations", "getOrganizations"):

@@ -172,12 +172,21 @@ class NinjaOneSimulator(Simulator):
             "createTime": raise_at.timestamp(), "updateTime": raise_at.timestamp(), "sourceType": source_type,
             "sourceConfigUid": condition_uid or str(uuid.uuid5(uuid.NAMESPACE_URL, f"ninja-policy/{check}")),
             "sourceName": name, "subject": name, "data": data,
-            "_state": "scheduled", "_severity": SEVERITIES.get(severity, severity),
+            "_state": "scheduled", "_severity": self._severity(severity),
         }
         self.timeline.push(raise_at, "trigger", uid)
         if resolve_at is not None:
             self.timeline.push(resolve_at, "reset", uid)
         return uid
+
+    @staticmethod
+    def _severity(value: str) -> str:
+        """A canonical severity (``high``) or NinjaOne's own (``MAJOR``)."""
+        if value in SEVERITIES:
+            return SEVERITIES[value]
+        if value in SEVERITIES.values():
+            return value
+        raise ValueError(f"unknown severity {value!r}")
 
     def raise_alert(self, device_id: int, **kw: Any) -> str:
         return self.schedule_alert(device_id, raise_at=self.now() - timedelta(seconds=1), **kw)

@@ -110,6 +110,7 @@ class TacticalRmmSimulator(Simulator):
         self.deliveries: list[Delivery] = []
         self.deliver: Callable[[Delivery], None] | None = None
         self.version = "v1.3.1"
+        self.filters_seen: list[dict[str, Any]] = []
 
     # -- scenario building --------------------------------------------------------------------------
     def add_client(self, name: str) -> int:
@@ -375,6 +376,7 @@ class TacticalRmmSimulator(Simulator):
         data = self.body_of(request)
         if not isinstance(data, dict):
             raise HttpError(400, "There was an error in the request data")
+        self.filters_seen.append(data)
         alerts = self._visible()
         if "top" in data:
             live = [a for a in alerts if not a["resolved"] and not a["snoozed"] and not a["hidden"]]

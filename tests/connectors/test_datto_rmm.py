@@ -190,3 +190,9 @@ def test_native_record_and_webhook_map_to_the_same_events(datto) -> None:
     with pytest.raises(WebhookRejected) as bad:
         WEBHOOK.parse({}, b'{"alertUid": 1}')
     assert bad.value.code == "malformed"
+
+
+def test_sites_are_listed_as_their_own_client(datto) -> None:
+    uid = datto.add_site("Acme Dental")
+    (site,) = connector(datto).list_sites()
+    assert site.ref.id == uid and site.client == site.ref and site.name == "Acme Dental"
