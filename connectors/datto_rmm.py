@@ -305,6 +305,24 @@ class DattoRmm:
                 self._devices.pop(next(iter(self._devices)))
         return self._devices.get(uid)
 
+    def _prefetch_devices(self, raised: list[DattoAlert]) -> None:
+        """Read the devices of new alerts a site at a time where that saves calls.
+
+        One ``GET /v2/device/{uid}`` per unknown device costs a call each; a site with several
+        unknown devices is read whole instead (pages of 250), so a storm or the first poll costs
+        a few pages, not one call per device.
+        """
+        by_site: dict[str, set[str]] = {}
+        for alert in raised:
+            if alert.source.device_uid not in self._devices:
+                by_site.setdefault(alert.source.site_uid, set()).add(alert.source.device_uid)
+        for site, unknown in sorted(by_site.items()):
+            if len(unknown) < 2:
+                continue
+            for records in self._pages(f"/v2/site/{site}/devices", "devices", "getSiteDevices"):
+                devices, _ = read_records(DattoDevice, records, f"{VENDOR}:devices")
+                self._devices.update((d.uid, d) for d in devices)
+
     def open_alerts(self) -> tuple[list[DattoAlert], list[Rejected]]:
         alerts: list[DattoAlert] = []
         rejected: list[Rejected] = []
@@ -318,6 +336,7 @@ class DattoRmm:
         before = self.http.stats.requests
         known: dict[str, str] = json.loads(cursor)["open"] if cursor else {}
         alerts, rejected = self.open_alerts()
+        self._prefetch_devices([a for a in alerts if a.alert_uid not in known])
         events: list[AlertEvent] = []
         open_now: dict[str, str] = {}
         for alert in alerts:
@@ -335,8 +354,8 @@ class DattoRmm:
                 open_now[uid] = known[uid]  # ask again next poll rather than lose the clear
                 continue
             alert = found[0]
-            if alert.resolved or alert.resolved_on:
-                events.append(event_of(alert, "resolved", self._device(alert.source.device_uid)))
+            if alert.resolved or alert.resolved_on:  # a clear needs no device details: no lookup
+                events.append(event_of(alert, "resolved", self._devices.get(alert.source.device_uid)))
             else:
                 open_now[uid] = known[uid]
         events.sort(key=lambda e: (e.at, e.kind != "raised"))

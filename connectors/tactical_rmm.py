@@ -32,8 +32,8 @@ Incremental alerts
 Identity
     An alert names its client and site (unique names in Tactical) and its agent (``agent_id``).
     Their ids come from ``GET /clients/`` (cached; read again when a name is unknown), check
-    details from ``GET /checks/{id}/`` (cached per check), device types from ``GET /agents/``
-    (``monitoring_type``, cached). An alert whose client cannot be found is quarantined and tried
+    details from ``GET /checks/{id}/`` (cached per check; ``GET /checks/`` once when a poll meets
+    several unknown checks), device types from ``GET /agents/`` (``monitoring_type``, cached). An alert whose client cannot be found is quarantined and tried
     again next poll.
 Fingerprint fields
     client = client id, site = site id, device = ``agent_id``, check: availability (agent overdue)
@@ -85,6 +85,8 @@ from connectors.rmm import TokenWebhook, refine
 
 VENDOR = "tactical-rmm"
 CREDENTIALS = "SWITCHBOARD_TACTICAL_RMM__API_KEY"
+PREFETCH_CHECKS = 3
+"""From this many unknown checks in one poll, all checks are read in one call."""
 
 SEVERITY = {"error": Severity.high, "warning": Severity.moderate, "info": Severity.info}
 CHECK_TYPES = {"diskspace": "disk_usage", "cpuload": "cpu", "memory": "memory", "winsvc": "service",
@@ -387,6 +389,16 @@ class TacticalRmm:
                 self._checks[pk] = None
         return self._checks[pk] or check_from_message(alert.message or "")
 
+    def _prefetch_checks(self, raised: list[TrmmAlert]) -> None:
+        """Several unknown checks are read in one ``GET /checks/`` rather than one call each."""
+        unknown = {a.assigned_check for a in raised if a.check is None and a.assigned_check is not None
+                   and a.assigned_check not in self._checks}
+        if len(unknown) < PREFETCH_CHECKS:
+            return
+        body = self.http.get_json("/checks/", operation="listChecks")
+        checks, _ = read_records(TrmmCheck, body, f"{VENDOR}:checks")
+        self._checks.update((c.id, c) for c in checks if c.id is not None)
+
     def _device_type(self, alert: TrmmAlert, refresh: bool) -> DeviceType:
         if alert.monitoring_type:
             return device_type_of(alert.monitoring_type)
@@ -421,6 +433,7 @@ class TacticalRmm:
         before = self.http.stats.requests
         known: dict[str, str] = json.loads(cursor)["open"] if cursor else {}
         alerts, rejected = self.open_alerts()
+        self._prefetch_checks([a for a in alerts if str(a.id) not in known])
         lookups = {"clients": True, "agents": True}
         events: list[AlertEvent] = []
         open_now: dict[str, str] = {}

@@ -356,6 +356,12 @@ class DattoRmmSimulator(Simulator):
     def get_devices(self, request: httpx.Request) -> Any:
         return self._page(request, list(self.devices.values()), "devices")
 
+    @route("GET", "/api/v2/site/{siteUid}/devices")
+    def get_site_devices(self, request: httpx.Request, siteUid: str) -> Any:  # noqa: N803
+        if siteUid not in self.sites:
+            raise HttpError(404, {"message": f"Site {siteUid} not found"})
+        return self._page(request, [d for d in self.devices.values() if d["siteUid"] == siteUid], "devices")
+
     @route("GET", "/api/v2/device/{deviceUid}")
     def get_device(self, request: httpx.Request, deviceUid: str) -> Any:  # noqa: N803
         device = self.devices.get(deviceUid)

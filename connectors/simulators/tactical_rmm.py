@@ -470,13 +470,21 @@ class TacticalRmmSimulator(Simulator):
                         "plat": a["plat"], "goarch": "amd64", "version": "2.9.0", "custom_fields": []})
         return out
 
+    def _check(self, check: dict[str, Any]) -> dict[str, Any]:
+        """As ``CheckSerializer`` (all fields, ``readable_desc``, tasks, template, result)."""
+        return {**check, "readable_desc": self.readable_desc(check), "assignedtasks": [], "alert_template": None,
+                "check_result": {}}
+
+    @route("GET", "/checks/")
+    def list_checks(self, request: httpx.Request) -> Any:
+        return [self._check(c) for c in self.checks.values()]
+
     @route("GET", "/checks/{pk}/")
     def get_check(self, request: httpx.Request, pk: str) -> Any:
         check = self.checks.get(int(pk)) if pk.isdigit() else None
         if check is None:
             raise HttpError(404)
-        return {**check, "readable_desc": self.readable_desc(check), "assignedtasks": [], "alert_template": None,
-                "check_result": {}}
+        return self._check(check)
 
     @route("GET", "/core/version/")
     def get_version(self, request: httpx.Request) -> Any:
