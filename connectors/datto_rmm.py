@@ -62,6 +62,8 @@ from connectors.ratelimit import Limit
 
 VENDOR = "datto-rmm"
 PAGE_MAX = 250
+SITES_FOR_ACCOUNT_LIST = 5
+"""New alerts on unknown devices in this many sites: read the account's devices, not each site's."""
 LIMIT = Limit(600, 60.0, burst=60)
 CREDENTIALS = "SWITCHBOARD_DATTO_RMM__API_KEY / SWITCHBOARD_DATTO_RMM__API_SECRET"
 
@@ -306,20 +308,22 @@ class DattoRmm:
         return self._devices.get(uid)
 
     def _prefetch_devices(self, raised: list[DattoAlert]) -> None:
-        """Read the devices of new alerts a site at a time where that saves calls.
+        """Read the devices of new alerts in bulk where that saves calls.
 
-        One ``GET /v2/device/{uid}`` per unknown device costs a call each; a site with several
-        unknown devices is read whole instead (pages of 250), so a storm or the first poll costs
-        a few pages, not one call per device.
+        One ``GET /v2/device/{uid}`` per unknown device costs a call each. A site with several
+        unknown devices is read whole instead (pages of 250); when unknown devices span many
+        sites (a first poll), the account's device list is read once (pages of 250).
         """
         by_site: dict[str, set[str]] = {}
         for alert in raised:
             if alert.source.device_uid not in self._devices:
                 by_site.setdefault(alert.source.site_uid, set()).add(alert.source.device_uid)
-        for site, unknown in sorted(by_site.items()):
-            if len(unknown) < 2:
-                continue
-            for records in self._pages(f"/v2/site/{site}/devices", "devices", "getSiteDevices"):
+        busy = sorted(site for site, unknown in by_site.items() if len(unknown) >= 2)
+        paths = ["/v2/account/devices"] if len(busy) >= SITES_FOR_ACCOUNT_LIST else [
+            f"/v2/site/{site}/devices" for site in busy]
+        for path in paths:
+            operation = "getUserAccountDevices" if path.startswith("/v2/account") else "getSiteDevices"
+            for records in self._pages(path, "devices", operation):
                 devices, _ = read_records(DattoDevice, records, f"{VENDOR}:devices")
                 self._devices.update((d.uid, d) for d in devices)
 

@@ -25,9 +25,9 @@ Incremental alerts
     ``PATCH /alerts/`` with filters is the only listing and has no changed-since filter
     (``timeFilter`` counts days back on ``alert_time``). A poll reads the unresolved alerts
     (``resolvedFilter: false``, snoozed ones included) in one call; an id the cursor does not hold
-    is a raise. Alerts that left the list are looked up: ``GET /alerts/{id}/`` for one, else one
-    ``PATCH`` whose ``timeFilter`` reaches back to the oldest of them — at most two calls
-    whatever the number of clears. A resolved alert clears at ``resolved_on``; a check failing
+    is a raise. Alerts that left the list are looked up: ``GET /alerts/{id}/`` each for one or two,
+    else one ``PATCH`` whose ``timeFilter`` reaches back to the oldest of them — at most three
+    calls whatever the number of clears. A resolved alert clears at ``resolved_on``; a check failing
     again makes a new alert (a new id) in Tactical, hence a new raise. A deleted alert is dropped.
 Identity
     An alert names its client and site (unique names in Tactical) and its agent (``agent_id``).
@@ -87,6 +87,9 @@ VENDOR = "tactical-rmm"
 CREDENTIALS = "SWITCHBOARD_TACTICAL_RMM__API_KEY"
 PREFETCH_CHECKS = 3
 """From this many unknown checks in one poll, all checks are read in one call."""
+LOOKUPS_ONE_BY_ONE = 2
+"""Up to this many alerts that left the open list are read one by one (small answers); more are
+read in one ``PATCH`` reaching back to the oldest (one call, but every alert of the window)."""
 
 SEVERITY = {"error": Severity.high, "warning": Severity.moderate, "info": Severity.info}
 CHECK_TYPES = {"diskspace": "disk_usage", "cpuload": "cpu", "memory": "memory", "winsvc": "service",
@@ -467,15 +470,17 @@ class TacticalRmm:
         """The current records of alerts that left the open list (deleted ones are dropped)."""
         if not gone:
             return []
-        if len(gone) == 1:
-            (key,) = gone
-            try:
-                body = self.http.get_json(f"/alerts/{int(key)}/", operation="getAlert")
-            except NotFound:
-                return []
-            found, bad = read_records(TrmmAlert, [body], f"{VENDOR}:alerts")
-            rejected += bad
-            return found
+        if len(gone) <= LOOKUPS_ONE_BY_ONE:
+            out: list[TrmmAlert] = []
+            for key in sorted(gone):
+                try:
+                    body = self.http.get_json(f"/alerts/{int(key)}/", operation="getAlert")
+                except NotFound:
+                    continue
+                found, bad = read_records(TrmmAlert, [body], f"{VENDOR}:alerts")
+                rejected += bad
+                out += found
+            return out
         oldest = min(datetime.fromisoformat(v) for v in gone.values())
         days = max(1, math.ceil((utc(now) - oldest).total_seconds() / 86400) + 1)
         alerts, bad = self._alerts({"timeFilter": days, "resolvedFilter": True, "snoozedFilter": True},
