@@ -220,6 +220,30 @@ def run(make: Callable[[Clock], Rmm]) -> list[tuple[str, int, int, str]]:
     return rows
 
 
+def day(name: str, make: Callable[[Clock], Rmm]) -> str:
+    """A generated day (streams.generate) polled every 5 minutes: calls, and alerts seen of all."""
+    from connectors.simulators.streams import generate
+    from connectors.simulators.timeline import alert_spans
+
+    start = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    stream = generate(5, start=start, hours=24, clients=6)
+    clock = Clock()
+    clock.at = start
+    rmm = make(clock)
+    rmm.sim.load_stream(stream)
+    truth = [(e, c) for e, c in alert_spans(stream.events) if not e.muted]
+    cursor, raised, calls = None, set(), 0
+    polls = [start + timedelta(minutes=5 * k) for k in range(24 * 12 + 1)]
+    for clock.at in polls:
+        n, _, pulled = rmm.meter.measure(lambda c=cursor: rmm.connector.pull_alert_events(c, clock()))
+        calls += n
+        cursor = pulled.cursor
+        raised |= {(e.device, e.check, e.at.replace(microsecond=0)) for e in pulled.items if e.kind == "raised" and not e.muted}
+    blips = sum(1 for e, c in truth if c is not None and not any(e.at <= t < c for t in polls))
+    return (f"{name:<13} a day polled every 5 min: {calls:>5} calls; raises seen {len(raised):>4} of {len(truth)} "
+            f"unmuted alerts (ground truth); {blips} of them open and clear between two polls")
+
+
 def main() -> None:
     print(f"topology: {CLIENTS} clients, {DEVICES} devices, {OPEN} open alerts; calls = API requests "
           "(token requests excluded), KB = response bytes")
@@ -232,6 +256,10 @@ def main() -> None:
         for op, calls, size, note in rows:
             print(f"{name:<13} {op:<58} {calls:>6} {size / 1024:>9.1f}  {note}")
         print()
+    print("alerts a poll can see (Datto and Tactical list open alerts only; NinjaOne's activity log keeps all):")
+    for make in (datto, ninjaone, tactical):
+        name = make.__name__.replace("datto", "datto-rmm").replace("tactical", "tactical-rmm")
+        print(day(name, make))
 
 
 if __name__ == "__main__":

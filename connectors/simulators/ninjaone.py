@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
-from connectors.simulators.timeline import Timeline
+from connectors.simulators.timeline import Timeline, alert_spans
 
 __all__ = ["Delivery", "NinjaOneSimulator", "condition_for"]
 
@@ -220,18 +220,10 @@ class NinjaOneSimulator(Simulator):
                 locs[d.site] = self.add_location(orgs[d.client], d.site_name)
             devices[d.id] = self.add_device(locs[d.site], d.name, node_class=NODE_CLASSES.get(d.type.value,
                                                                                               "WINDOWS_WORKSTATION"))
-        first: dict[str, Any] = {}
-        cleared: dict[str, datetime] = {}
-        for e in stream.events:
-            if e.kind == "raised":
-                first.setdefault(e.alert_id, e)
-            else:
-                cleared[e.alert_id] = e.at
-        for aid, e in first.items():
-            if e.muted:
-                continue
-            self.schedule_alert(devices[e.device], raise_at=e.at, resolve_at=cleared.get(aid), check=e.check,
-                                severity=e.severity.value, message=e.message, uid=aid)
+        for e, cleared in alert_spans(stream.events):
+            if not e.muted:
+                self.schedule_alert(devices[e.device], raise_at=e.at, resolve_at=cleared, check=e.check,
+                                    severity=e.severity.value, message=e.message, uid=e.alert_id)
         return orgs
 
     # -- the clock ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
 from connectors.simulators.ninjaone import Delivery
-from connectors.simulators.timeline import Timeline
+from connectors.simulators.timeline import Timeline, alert_spans
 
 __all__ = ["REFERENCE_ROUTES", "TacticalRmmSimulator", "check_for"]
 
@@ -222,16 +222,9 @@ class TacticalRmmSimulator(Simulator):
                 sites[d.site] = self.add_site(clients[d.client], d.site_name)
             agents[d.id] = self.add_agent(sites[d.site], d.name,
                                           monitoring_type="server" if d.type.value == "server" else "workstation")
-        first: dict[str, Any] = {}
-        cleared: dict[str, datetime] = {}
-        for e in stream.events:
-            if e.kind == "raised":
-                first.setdefault(e.alert_id, e)
-            else:
-                cleared[e.alert_id] = e.at
         severity = {"critical": "error", "high": "error", "moderate": "warning", "low": "warning", "info": "info"}
-        for aid, e in first.items():
-            self.raise_alert(agents[e.device], e.check, raise_at=e.at, resolve_at=cleared.get(aid),
+        for e, cleared in alert_spans(stream.events):
+            self.raise_alert(agents[e.device], e.check, raise_at=e.at, resolve_at=cleared,
                              severity=severity[e.severity.value], snoozed=e.muted)
         return clients
 

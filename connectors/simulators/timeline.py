@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-__all__ = ["Timeline"]
+__all__ = ["Timeline", "alert_spans"]
 
 
 @dataclass(order=True)
@@ -43,3 +44,19 @@ class Timeline:
 
     def __len__(self) -> int:
         return len(self._heap)
+
+
+def alert_spans(events: Iterable[Any]) -> list[tuple[Any, datetime | None]]:
+    """Each alert of a canonical stream as (its first raise, when it cleared or None).
+
+    An RMM shows an alert open from its first raise to its clear; the repeats in between are not
+    visible through its open/resolved lists.
+    """
+    first: dict[str, Any] = {}
+    cleared: dict[str, datetime] = {}
+    for e in events:
+        if e.kind == "raised":
+            first.setdefault(e.alert_id, e)
+        else:
+            cleared[e.alert_id] = e.at
+    return [(e, cleared.get(aid)) for aid, e in first.items()]
