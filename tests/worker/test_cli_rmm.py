@@ -39,9 +39,20 @@ def test_connectors_check_tactical_rmm(env) -> None:
         env = {**env, "SWITCHBOARD_TACTICAL_RMM__BASE_URL": server.url,
                "SWITCHBOARD_TACTICAL_RMM__API_KEY": "sim-tactical-key"}
         ok = cli(env, "connectors", "check", "tactical-rmm")
-        missing = cli({k: v for k, v in env.items() if not k.endswith("TACTICAL_RMM__API_KEY")},
-                      "connectors", "check", "tactical-rmm")
     assert ok.returncode == 0, ok.stderr
     assert "Tactical RMM v1.3.1" in ok.stdout and "1 agents readable" in ok.stdout
-    assert missing.returncode == 1 and "SWITCHBOARD_TACTICAL_RMM__API_KEY" in missing.stderr
-    assert "Traceback" not in missing.stderr
+
+
+def test_rmm_webhook_registers_ninjaone_and_refuses_without_a_secret(env) -> None:
+    sim = NinjaOneSimulator()
+    with serve(sim) as server:
+        env = {**env, "SWITCHBOARD_RMM": "ninjaone", "SWITCHBOARD_NINJAONE__BASE_URL": server.url,
+               "SWITCHBOARD_NINJAONE__CLIENT_ID": sim.client_id, "SWITCHBOARD_NINJAONE__CLIENT_SECRET": sim.client_secret}
+        missing = cli(env, "rmm", "webhook", "https://sb.msp.example/hooks/ninjaone")
+        done = cli({**env, "SWITCHBOARD_NINJAONE__WEBHOOK_SECRET": "t0k3n-acme"}, "rmm", "webhook",
+                   "https://sb.msp.example/hooks/ninjaone", "--organization", "7")
+    assert missing.returncode == 1 and "SWITCHBOARD_NINJAONE__WEBHOOK_SECRET" in missing.stderr
+    assert done.returncode == 0, done.stderr
+    assert sim.webhook is not None and sim.webhook["url"] == "https://sb.msp.example/hooks/ninjaone"
+    assert sim.webhook["headers"] == [{"name": "X-Switchboard-Token", "value": "t0k3n-acme"}]
+    assert sim.webhook["organizationIds"] == [7] and "t0k3n-acme" not in done.stdout
