@@ -21,8 +21,9 @@ Limits
 Incremental alerts — the activity log is NinjaOne's change marker
     ``/v2/alerts`` lists *active* alerts only, with no change filter: a reset alert just vanishes.
     Every condition that triggers or resets records a ``CONDITION`` activity (``TRIGGERED`` /
-    ``RESET``, ``seriesUid`` = the alert uid) with an ever-increasing id. A poll asks for condition
-    activities ``newerThan`` the cursor (one call when nothing changed) and reads ``/v2/alerts``
+    ``RESET``, ``seriesUid`` = the alert uid) with an ever-increasing id. A poll asks for device
+    activities ``newerThan`` the cursor and keeps those (one call when nothing changed; no ``type``
+    filter is relied on, the document does not define its values), and reads ``/v2/alerts``
     once only when something triggered, for the alert's details. The cursor's floor moves only
     past activities older than ``LAG`` (a late-committed activity, whose id is below ids already
     seen, is still read; the ids above the floor are kept so none is delivered twice), and it
@@ -604,9 +605,14 @@ class NinjaOne:
         return read_records(NinjaAlert, body, f"{VENDOR}:alerts")
 
     def activities(self, newer_than: int) -> tuple[list[NinjaActivity], list[Rejected]]:
-        """Condition activities above ``newer_than``, oldest first."""
-        first = PageRequest("GET", "/v2/activities", {"class": "DEVICE", "type": "CONDITION",
-                                                       "newerThan": newer_than, "pageSize": ACTIVITY_PAGE_MAX})
+        """Device activities above ``newer_than``, oldest first (the caller keeps the condition changes).
+
+        No ``type`` filter is sent: the document does not say which values it takes (the
+        activity's ``activityType`` code or its ``type`` description), and a wrong guess would
+        silently return nothing.
+        """
+        first = PageRequest("GET", "/v2/activities", {"class": "DEVICE", "newerThan": newer_than,
+                                                       "pageSize": ACTIVITY_PAGE_MAX})
         found: list[NinjaActivity] = []
         rejected: list[Rejected] = []
         for body in paginate(self.http, cast(Any, _ActivityPaginator(first)), "getActivities"):
@@ -655,7 +661,7 @@ class NinjaOne:
         active alert still lacks its trigger and the pages have not gone past the oldest alert
         (at most ``FIRST_POLL_PAGES``).
         """
-        params = {"class": "DEVICE", "type": "CONDITION", "status": "TRIGGERED", "pageSize": ACTIVITY_PAGE_MAX}
+        params = {"class": "DEVICE", "status": "TRIGGERED", "pageSize": ACTIVITY_PAGE_MAX}
         body = self.http.get_json("/v2/activities", params=params, operation="getActivities")
         cur.floor = int(body.get("lastActivityId") or 0) if isinstance(body, dict) else 0
         rejected: list[Rejected] = []

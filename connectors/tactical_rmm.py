@@ -363,14 +363,18 @@ class TacticalRmm:
         return cls(http, settings)
 
     # -- reads ------------------------------------------------------------------------------------------
-    def _alerts(self, filters: dict[str, Any], operation: str) -> tuple[list[TrmmAlert], list[Rejected]]:
+    def _alerts(self, filters: dict[str, Any], operation: str) -> tuple[list[TrmmAlert] | None, list[Rejected]]:
+        """The alerts the filters select, or None (with the reason) when the answer is not a list."""
         # a read sent as PATCH (the view's own choice): safe to retry
         response = self.http.request("PATCH", "/alerts/", json_body=filters, operation=operation, idempotent=True)
-        return read_records(TrmmAlert, self.http.json_of(response, operation), f"{VENDOR}:alerts")
+        body = self.http.json_of(response, operation)
+        alerts, rejected = read_records(TrmmAlert, body, f"{VENDOR}:alerts")
+        return (alerts if isinstance(body, list) else None), rejected
 
     def open_alerts(self) -> tuple[list[TrmmAlert], list[Rejected]]:
         """Every unresolved alert, snoozed ones included (one call: Tactical does not page)."""
-        return self._alerts({"resolvedFilter": False, "snoozedFilter": True}, "listOpenAlerts")
+        alerts, rejected = self._alerts({"resolvedFilter": False, "snoozedFilter": True}, "listOpenAlerts")
+        return alerts or [], rejected
 
     def directory(self, *, refresh: bool = False) -> Directory:
         if self._directory is None or refresh:
@@ -435,7 +439,10 @@ class TacticalRmm:
     def pull_alert_events(self, cursor: str | None, now: datetime) -> Pull[AlertEvent]:
         before = self.http.stats.requests
         known: dict[str, str] = json.loads(cursor)["open"] if cursor else {}
-        alerts, rejected = self.open_alerts()
+        listed, rejected = self._alerts({"resolvedFilter": False, "snoozedFilter": True}, "listOpenAlerts")
+        if listed is None:  # not a list at all: compare nothing, so nothing is cleared by mistake
+            return Pull([], cursor, rejected, self.http.stats.requests - before)
+        alerts = listed
         self._prefetch_checks([a for a in alerts if str(a.id) not in known])
         lookups = {"clients": True, "agents": True}
         events: list[AlertEvent] = []
@@ -452,7 +459,9 @@ class TacticalRmm:
             open_now[key] = utc(alert.alert_time).isoformat()
             events.append(made)
         gone = {k: v for k, v in known.items() if k not in open_now}
-        for alert in self._look_up(gone, now, rejected):
+        found, unreadable = self._look_up(gone, now, rejected)
+        open_now.update({k: gone[k] for k in unreadable})  # asked again next poll rather than lose the clear
+        for alert in found:
             key = str(alert.id)
             if not alert.resolved:
                 open_now[key] = gone[key]
@@ -466,12 +475,17 @@ class TacticalRmm:
         events.sort(key=lambda e: (e.at, e.kind != "raised"))
         return Pull(events, json.dumps({"open": open_now}), rejected, self.http.stats.requests - before)
 
-    def _look_up(self, gone: dict[str, str], now: datetime, rejected: list[Rejected]) -> list[TrmmAlert]:
-        """The current records of alerts that left the open list (deleted ones are dropped)."""
+    def _look_up(
+        self, gone: dict[str, str], now: datetime, rejected: list[Rejected]
+    ) -> tuple[list[TrmmAlert], set[str]]:
+        """The current records of alerts that left the open list, and the ids that could not be read.
+
+        A deleted alert is in neither (dropped: nothing is left to clear)."""
         if not gone:
-            return []
+            return [], set()
         if len(gone) <= LOOKUPS_ONE_BY_ONE:
             out: list[TrmmAlert] = []
+            unreadable: set[str] = set()
             for key in sorted(gone):
                 try:
                     body = self.http.get_json(f"/alerts/{int(key)}/", operation="getAlert")
@@ -480,13 +494,18 @@ class TacticalRmm:
                 found, bad = read_records(TrmmAlert, [body], f"{VENDOR}:alerts")
                 rejected += bad
                 out += found
-            return out
+                if bad:
+                    unreadable.add(key)
+            return out, unreadable
         oldest = min(datetime.fromisoformat(v) for v in gone.values())
         days = max(1, math.ceil((utc(now) - oldest).total_seconds() / 86400) + 1)
-        alerts, bad = self._alerts({"timeFilter": days, "resolvedFilter": True, "snoozedFilter": True},
+        recent, bad = self._alerts({"timeFilter": days, "resolvedFilter": True, "snoozedFilter": True},
                                    "listRecentAlerts")
         rejected += bad
-        return [a for a in alerts if str(a.id) in gone]
+        if recent is None:
+            return [], set(gone)
+        bad_ids = {str(r.payload.get("id")) for r in bad if isinstance(r.payload, dict)}
+        return [a for a in recent if str(a.id) in gone], {k for k in gone if k in bad_ids}
 
     def list_clients(self) -> Iterator[Client]:
         directory = self.directory(refresh=True)

@@ -363,3 +363,13 @@ def test_native_records_map_like_the_poll(ninja) -> None:
     (cleared,) = native_events(reset)
     assert (cleared.kind, cleared.alert_id, cleared.client) == ("resolved", uid, polled.client)
     assert native_events({"id": 1, "activityTime": 1.0, "activityType": "ACTIONSET", "statusCode": "COMPLETED"}) == []
+
+
+def test_an_answer_that_is_not_json_is_a_clear_error(ninja) -> None:
+    from connectors.errors import MalformedRecord
+
+    ninja.fail_next(200, path="/v2/alerts", raw=b"<html>Bad gateway</html>")
+    with pytest.raises(MalformedRecord) as info:
+        connector(ninja).open_alerts()
+    assert "getAlerts" in str(info.value) and "not JSON" in str(info.value) and "Bad gateway" in info.value.payload
+    ninja.contract.problems.clear()  # the injected page does not fit the document, on purpose

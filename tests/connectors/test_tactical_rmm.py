@@ -296,3 +296,28 @@ def test_native_api_records_need_the_directory_for_ids(trmm) -> None:
     directory = Directory([TrmmClient.model_validate(c) for c in trmm.list_clients(httpx.Request("GET", "http://x"))])
     events = native_events(record, directory)
     assert [e.kind for e in events] == ["raised", "resolved"] and events[0].check == "disk_usage:C:"
+
+
+def test_an_answer_that_is_not_a_list_is_rejected_and_changes_nothing(trmm, clock) -> None:
+    aid = trmm.raise_alert(agent(trmm), "cpu")
+    c = connector(trmm)
+    p1 = c.pull_alert_events(None, NOW)
+    trmm.fail_next(200, path="/alerts/", body={"detail": "maintenance"})
+    p2 = c.pull_alert_events(p1.cursor, clock.at)
+    assert p2.items == [] and "expected a list of records, got dict" in p2.rejected[0].reason
+    assert p2.cursor == p1.cursor and p2.calls == 1  # nothing looked up, nothing cleared
+    assert c.pull_alert_events(p2.cursor, clock.at).items == [] and str(aid) in json.loads(p2.cursor)["open"]
+
+
+def test_a_cleared_alert_that_cannot_be_read_stays_open_until_it_can(trmm, clock) -> None:
+    aid = trmm.raise_alert(agent(trmm), "cpu")
+    c = connector(trmm)
+    p1 = c.pull_alert_events(None, NOW)
+    trmm.resolve(aid)
+    trmm._advance()
+    trmm.alerts[aid]["alert_time"] = None  # the vendor serves it broken for a while
+    p2 = c.pull_alert_events(p1.cursor, clock.at)
+    assert p2.items == [] and len(p2.rejected) == 1 and str(aid) in json.loads(p2.cursor)["open"]
+    trmm.alerts[aid]["alert_time"] = NOW
+    (event,) = c.pull_alert_events(p2.cursor, clock.at).items
+    assert (event.kind, event.alert_id) == ("resolved", str(aid))
