@@ -673,8 +673,8 @@ class NinjaOne:
             items, bad = read_records(NinjaActivity, body.get("activities") if isinstance(body, dict) else None,
                                       f"{VENDOR}:activities")
             rejected += bad
-            for act in items:
-                if act.series_uid and act.series_uid not in triggers:
+            for act in items:  # newest first: the first trigger met is the alert's current one
+                if act.status_code == "TRIGGERED" and act.series_uid and act.series_uid not in triggers:
                     triggers[act.series_uid] = act
             missing = any(a.uid not in triggers for a in alerts)
             if not (missing and items and len(items) >= ACTIVITY_PAGE_MAX and pages < FIRST_POLL_PAGES

@@ -566,15 +566,18 @@ def native_events(record: dict[str, Any], directory: Directory | None = None) ->
     """Canonical events of one vendor-native alert record.
 
     An unresolved alert is one raise; a resolved one its raise and its clear. A record from the
-    README's webhook template carries its client/site ids and check fields; an API record
-    (``AlertSerializer``) needs ``directory`` for the ids, and its check is read from its message.
+    README's webhook template carries its client/site ids and check fields. An API record
+    (``AlertSerializer``) names its client and site: ``directory`` turns the names into ids as
+    the poll does; without one (a replay file) the client is ``name:<client name>`` — consistent
+    within the file, never mixed with live state — and the check is read from the message.
     Raises ``pydantic.ValidationError``/``ValueError`` for a record that does not fit.
     """
     alert = TrmmAlert.model_validate(record)
     where = where_of(alert, directory)
     if where is None:
-        raise ValueError(f"alert {alert.id}: no client id (record has none and the directory does not know "
-                         f"client {alert.client!r})")
+        if directory is not None or not alert.client:
+            raise ValueError(f"alert {alert.id}: client {alert.client!r} has no id")
+        where = Where(f"name:{alert.client}", f"name:{alert.client}/{alert.site}" if alert.site else "")
     check = alert.check or check_from_message(alert.message or "")
     device_type = device_type_of(alert.monitoring_type)
     if alert.event == "resolved" or alert.resolved:

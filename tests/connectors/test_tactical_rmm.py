@@ -285,17 +285,20 @@ def test_webhook_carries_the_same_events_as_the_poll(trmm, clock) -> None:
     assert bad.value.code == "malformed"
 
 
-def test_native_api_records_need_the_directory_for_ids(trmm) -> None:
+def test_native_api_records_take_ids_from_the_directory(trmm) -> None:
     ag = agent(trmm)
     aid = trmm.raise_alert(ag, "disk_usage:C:")
     trmm.resolve(aid)
     trmm._advance()
     record = trmm.serialize_alert(trmm.alerts[aid])
-    with pytest.raises(ValueError, match="no client id"):
-        native_events(record)
+    replayed = native_events(record)  # a replay file: names stand in for ids, marked as such
+    assert replayed[0].client == "name:Acme Dental" and replayed[0].check == "disk_usage:C:"
     directory = Directory([TrmmClient.model_validate(c) for c in trmm.list_clients(httpx.Request("GET", "http://x"))])
     events = native_events(record, directory)
     assert [e.kind for e in events] == ["raised", "resolved"] and events[0].check == "disk_usage:C:"
+    assert events[0].client == str(next(iter(trmm.clients)))
+    with pytest.raises(ValueError, match="has no id"):
+        native_events({**record, "client": "Unknown Co"}, directory)
 
 
 def test_an_answer_that_is_not_a_list_is_rejected_and_changes_nothing(trmm, clock) -> None:
