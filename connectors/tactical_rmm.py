@@ -597,6 +597,8 @@ class _TacticalWebhook(TokenWebhook):
     def events_of(self, data: Any) -> tuple[list[AlertEvent], list[str]]:
         if not isinstance(data, dict):
             raise ValueError("body is not an object")
+        if _plain(data.get("client_id")) is None:  # the live ids must match the poll's
+            raise ValueError("body has no client_id: use the template `switchboard rmm webhook` prints")
         return native_events(data), []
 
 

@@ -283,6 +283,9 @@ def test_webhook_carries_the_same_events_as_the_poll(trmm, clock) -> None:
     with pytest.raises(WebhookRejected) as bad:
         WEBHOOK.parse({}, b'{"id": "{{alert.id}}"}')
     assert bad.value.code == "malformed"
+    without_ids = {k: v for k, v in json.loads(failure.body).items() if k not in ("client_id", "site_id")}
+    with pytest.raises(WebhookRejected, match="client_id"):
+        WEBHOOK.parse({}, json.dumps(without_ids).encode())
 
 
 def test_native_api_records_take_ids_from_the_directory(trmm) -> None:
