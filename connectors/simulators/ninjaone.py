@@ -17,7 +17,6 @@ import itertools
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,9 +24,10 @@ from urllib.parse import parse_qs
 import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
+from connectors.simulators.deliveries import Delivery
 from connectors.simulators.timeline import Timeline, alert_spans
 
-__all__ = ["Delivery", "NinjaOneSimulator", "condition_for"]
+__all__ = ["NinjaOneSimulator", "condition_for"]
 
 NODE_CLASSES = {
     "server": "WINDOWS_SERVER",
@@ -69,13 +69,6 @@ def condition_for(check: str) -> tuple[str, dict[str, Any]]:
         source_name, _, event_id = detail.partition(":")
         params.update(source=source_name, eventId=event_id)
     return source, {"message": {"code": code, "params": params}}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    url: str
-    headers: dict[str, str]
-    body: bytes
 
 
 class NinjaOneSimulator(Simulator):

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
-from connectors.simulators.ninjaone import Delivery
+from connectors.simulators.deliveries import Delivery
 from connectors.simulators.timeline import Timeline, alert_spans
 
 __all__ = ["REFERENCE_ROUTES", "TacticalRmmSimulator", "check_for"]

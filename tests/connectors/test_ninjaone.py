@@ -373,3 +373,22 @@ def test_an_answer_that_is_not_json_is_a_clear_error(ninja) -> None:
         connector(ninja).open_alerts()
     assert "getAlerts" in str(info.value) and "not JSON" in str(info.value) and "Bad gateway" in info.value.payload
     ninja.contract.problems.clear()  # the injected page does not fit the document, on purpose
+
+
+def test_the_document_check_is_not_vacuous_for_ninjaone() -> None:
+    """The contract checks that guard every test above do catch what the document forbids."""
+    import httpx
+
+    from tests.conftest import document_or_skip
+
+    doc = document_or_skip("ninjaone")
+    base = "https://app.ninjarmm.com"
+    ok = httpx.Request("GET", f"{base}/v2/activities?class=DEVICE&newerThan=5&pageSize=1000")
+    assert doc.request_problems(ok) == []
+    assert any("since" in p for p in doc.request_problems(httpx.Request("GET", f"{base}/v2/activities?since=5")))
+    assert doc.request_problems(httpx.Request("GET", f"{base}/v2/activities?class=EVERYTHING")) != []
+    assert doc.request_problems(httpx.Request("GET", f"{base}/v2/activities?newerThan=latest")) != []
+    hook = httpx.Request("PUT", f"{base}/v2/webhook", json={"url": "https://x", "secret": "s"})
+    assert any("secret" in p for p in doc.request_problems(hook))
+    bad = httpx.Response(200, json=[{"uid": "u", "createTime": "yesterday"}])
+    assert doc.response_problems(httpx.Request("GET", f"{base}/v2/alerts"), bad) != []
