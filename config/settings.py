@@ -21,6 +21,8 @@ from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
+from connectors.ninjaone import NinjaOneSettings
+from connectors.tactical_rmm import TacticalRmmSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     hudu: HuduSettings = HuduSettings()
     connectwise_psa: ConnectWisePsaSettings = ConnectWisePsaSettings()
     halopsa: HaloPsaSettings = HaloPsaSettings()
+    ninjaone: NinjaOneSettings = NinjaOneSettings()
+    tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""

@@ -34,8 +34,23 @@ VENDORS: dict[str, VendorInfo] = {
         VendorInfo(
             "datto-rmm", "Datto RMM", "rmm", "connectors.datto_rmm:DattoRmm", "datto_rmm",
             "connectors.simulators.datto_rmm:DattoRmmSimulator",
-            ("alerts:open", "alerts:resolved", "alerts:incremental", "alerts:resolve", "sites", "devices"),
+            ("alerts:open", "alerts:resolved", "alerts:incremental", "alerts:resolve", "sites", "devices",
+             "webhooks"),
             "datto-rmm.json",
+        ),
+        VendorInfo(
+            "ninjaone", "NinjaOne", "rmm", "connectors.ninjaone:NinjaOne", "ninjaone",
+            "connectors.simulators.ninjaone:NinjaOneSimulator",
+            ("alerts:open", "alerts:resolved", "alerts:incremental", "alerts:resolve", "sites", "devices",
+             "webhooks"),
+            "ninjaone.yaml",
+        ),
+        VendorInfo(
+            "tactical-rmm", "Tactical RMM", "rmm", "connectors.tactical_rmm:TacticalRmm", "tactical_rmm",
+            "connectors.simulators.tactical_rmm:TacticalRmmSimulator",
+            ("alerts:open", "alerts:resolved", "alerts:incremental", "alerts:resolve", "alerts:acknowledge",
+             "sites", "devices", "webhooks"),
+            None,
         ),
         VendorInfo(
             "autotask", "Autotask PSA", "psa", "connectors.autotask:Autotask", "autotask",
