@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.autotask import AutotaskSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.hudu import HuduSettings
+from connectors.itglue import ItGlueSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    itglue: ItGlueSettings = ItGlueSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
