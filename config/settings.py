@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.webhooks import WebhookSettings
 from connectors.autotask import AutotaskSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.hudu import HuduSettings
@@ -67,6 +68,7 @@ class Settings(BaseSettings):
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
     itglue: ItGlueSettings = ItGlueSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
@@ -79,6 +81,8 @@ class Settings(BaseSettings):
                     out.append(value.get_secret_value())
                 elif hasattr(type(value), "model_fields"):
                     walk(value)
+                elif isinstance(value, dict):  # per-vendor secrets (webhooks)
+                    out.extend(_secrets_in(value))
 
         walk(self)
         return [s for s in out if s]
@@ -90,6 +94,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or self.sqlite_url
+
+
+def _secrets_in(value: object) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secrets_in(v)]
+    return []
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -331,9 +331,10 @@ class ItGlue:
         return article_of(items[0], self.settings.body_traits)
 
     def list_clients(self) -> Iterator[Client]:
+        """Client organizations: all but the account's primary one (the MSP itself)."""
         for body in self._pages("/organizations", "organizations_index", sort="id"):
             orgs, _ = read_resources(ItgOrganization, body["data"], f"{VENDOR}:organizations")
-            yield from (client_of(o) for o in orgs)
+            yield from (client_of(o) for o in orgs if not o.primary)
 
     def linked_orgs(self, psa: str, company_ids: Iterable[str]) -> dict[str, list[Client]]:
         """The organizations IT Glue syncs from each PSA company (one filtered call per company).

@@ -74,7 +74,7 @@ def settings_env(settings: Any) -> dict[str, str]:
         if isinstance(value, SecretStr):
             return value.get_secret_value()
         if isinstance(value, (dict, list)):
-            return json.dumps(value, default=str)
+            return json.dumps(value, default=lambda v: v.get_secret_value() if isinstance(v, SecretStr) else str(v))
         return str(value)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_") and k not in ("DATABASE_URL", "REDIS_URL")}
