@@ -301,6 +301,7 @@ class ItGlue:
         withdrawn: list[str] = []
         rejected: list[Rejected] = []
         seen: list[tuple[str, datetime]] = []
+        ids: set[str] = set()
         stream = f"{VENDOR}:flexible_assets"
         params = {"filter[flexible-asset-type-id]": type_id, "sort": "-updated_at"}
         for body in self._pages("/flexible_assets", "flexible_assets_index", **params):
@@ -311,6 +312,9 @@ class ItGlue:
                 if start is not None and utc(a.updated_at) < start:
                     reached_back = True  # newest first: everything after this is older still
                     continue
+                if str(a.id) in ids:
+                    continue  # pushed onto the next page by an edit made while we paged: we have it
+                ids.add(str(a.id))
                 seen.append((str(a.id), a.updated_at))
                 if cur.is_new(str(a.id), a.updated_at):
                     if a.archived:

@@ -111,6 +111,8 @@ class ItGlueSimulator(Simulator):
         """organization id -> (psa_integration_type, psa_id): the PSA company it syncs from."""
         self.asset_types: dict[int, dict[str, Any]] = {}
         self.assets: dict[int, dict[str, Any]] = {}
+        self.before_assets_page: Any = None
+        """Test hook ``f(query)`` run before each ``GET /flexible_assets`` page: someone edits meanwhile."""
         self._ids = itertools.count(1001)
 
     # -- state --------------------------------------------------------------------------------------
@@ -316,6 +318,8 @@ class ItGlueSimulator(Simulator):
     @route("GET", "/flexible_assets")
     def flexible_assets_index(self, request: httpx.Request) -> Any:
         q = self._documented(request, "/flexible_assets")
+        if self.before_assets_page is not None:
+            self.before_assets_page(q)
         type_id = q["filter[flexible-asset-type-id]"]
         rows = [(i, a) for i, a in self.assets.items() if str(a["flexible-asset-type-id"]) == type_id]
         if q.get("filter[organization-id]"):

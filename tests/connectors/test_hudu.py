@@ -9,8 +9,9 @@ import respx
 
 from connectors.errors import AuthError, MalformedRecord
 from connectors.hudu import Hudu, HuduSettings, text_of_html, vendor_of_integrator
-from connectors.ratelimit import Limit, LocalTokenBucket
+from connectors.ratelimit import Limit
 from connectors.simulators.hudu import HuduSimulator
+from tests.helpers import virtual_time
 
 
 class Clock:
@@ -137,15 +138,7 @@ def test_5xx_then_success(hudu) -> None:
 def test_429_with_retry_after(hudu) -> None:
     hudu.add_article("A", "<p>x</p>")
     c = connector(hudu)
-    slept: list[float] = []
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    c.http._sleep = sleep
-    c.http.limiter = LocalTokenBucket(Limit(300, 60.0), clock=lambda: now[0], sleep=sleep)
+    slept = virtual_time(c.http, Limit(300, 60.0))
     hudu.fail_next(429, retry_after="4", path="/articles")
     assert len(c.pull_articles(None, hudu.now()).items) == 1
     assert slept[0] >= 4 and hudu.count("GET", "/articles") == 2

@@ -12,8 +12,9 @@ import respx
 
 from connectors.errors import AuthError, MalformedRecord, NotConfigured, PaginationLoop
 from connectors.itglue import ItGlue, ItGlueSettings
-from connectors.ratelimit import Limit, LocalTokenBucket
+from connectors.ratelimit import Limit
 from connectors.simulators.itglue import ItGlueSimulator
+from tests.helpers import virtual_time
 
 
 class Clock:
@@ -102,15 +103,7 @@ def test_429_with_retry_after_is_waited_out(itg) -> None:
     t = kb_type(itg)
     article(itg, t, "A")
     c = connector(itg, article_type_id=t)
-    slept: list[float] = []
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:  # virtual time: the test does not wait for real
-        slept.append(seconds)
-        now[0] += seconds
-
-    c.http._sleep = sleep
-    c.http.limiter = LocalTokenBucket(Limit(3000, 300.0), clock=lambda: now[0], sleep=sleep)
+    slept = virtual_time(c.http, Limit(3000, 300.0))
     itg.fail_next(429, retry_after="7", path="/flexible_assets")
     assert len(c.pull_articles(None, itg.now()).items) == 1
     assert slept and slept[0] >= 7 and sum(slept) < 9  # waited out once, not twice
@@ -218,3 +211,28 @@ def test_the_simulator_flags_requests_the_reference_does_not_declare(itg) -> Non
     assert any("page[size] above the maximum" in p for p in problems)
     assert any("filter[updated_at]" in p and "start,end" in p for p in problems)
     assert json.loads(ok.content)["errors"][0]["status"] == "400"
+
+
+def test_an_edit_while_paging_is_neither_read_twice_nor_lost(itg, clock) -> None:
+    t = kb_type(itg)
+    ids = []
+    for i in range(1500):
+        clock.at += timedelta(minutes=1)
+        ids.append(article(itg, t, f"A{i}"))
+    c = connector(itg, article_type_id=t)
+    edited: list[int] = []
+
+    def editor_saves_an_old_article(query: dict[str, str]) -> None:  # between our first and second page
+        if query.get("page[number]") == "2" and not edited:
+            clock.at += timedelta(minutes=1)
+            itg.edit_asset(ids[10], name="A10 (edited)")
+            edited.append(ids[10])
+
+    itg.before_assets_page = editor_saves_an_old_article
+    sync_start = clock.at
+    first = c.pull_articles(None, sync_start)
+    titles = [a.title for a in first.items]
+    assert len(titles) == len(set(titles))  # the article pushed onto page 2 by the edit is not read twice
+    assert len(titles) == 1499 and "A10" not in titles  # the edited one jumped to page 1, already read…
+    second = c.pull_articles(first.cursor, clock.at)
+    assert [a.title for a in second.items] == ["A10 (edited)"]  # …so it comes with the next pull
