@@ -25,7 +25,8 @@ Client mapping
     A company's ``integrations`` list names the PSA/RMM it is synced from (``integrator_name``)
     and that system's id for it (``identifier``, else ``sync_id``). Those explicit links become
     ``Client.links`` ({"autotask": "29684001"}) and the proposals of ``switchboard clients docs``;
-    names are never matched.
+    names are never matched. (The ``id_in_integration`` filter is not used for this: an id alone
+    does not say whether it is Autotask's, ConnectWise's or an RMM's; the integrations list does.)
 """
 
 from __future__ import annotations

@@ -282,3 +282,9 @@ def test_a_real_switchboard_serve_process(stack, settings_factory) -> None:
         out, _ = proc.communicate(timeout=20)
     log = out.decode()
     assert "webhooks enabled for: datto-rmm" in log and TOKEN not in log
+
+
+def test_webhook_secrets_are_secret_everywhere(stack) -> None:
+    settings = stack.ctx.settings
+    assert TOKEN in settings.secrets() and TENANT_TOKEN in settings.secrets()  # the log filter blanks them
+    assert TOKEN not in repr(settings) and TENANT_TOKEN not in repr(settings.webhooks)
