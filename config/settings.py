@@ -18,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.webhooks import WebhookSettings
 from connectors.autotask import AutotaskSettings
+from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
+from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
 from connectors.itglue import ItGlueSettings
 
@@ -67,6 +69,8 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    connectwise_psa: ConnectWisePsaSettings = ConnectWisePsaSettings()
+    halopsa: HaloPsaSettings = HaloPsaSettings()
     itglue: ItGlueSettings = ItGlueSettings()
     webhooks: WebhookSettings = WebhookSettings()
 

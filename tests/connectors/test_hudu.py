@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import respx
@@ -11,14 +11,7 @@ from connectors.errors import AuthError, MalformedRecord
 from connectors.hudu import Hudu, HuduSettings, text_of_html, vendor_of_integrator
 from connectors.ratelimit import Limit
 from connectors.simulators.hudu import HuduSimulator
-from tests.helpers import virtual_time
-
-
-class Clock:
-    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
+from tests.helpers import Clock, virtual_time
 
 
 @pytest.fixture

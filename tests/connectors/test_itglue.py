@@ -4,7 +4,7 @@ parameters IT Glue's public reference declares)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -14,14 +14,7 @@ from connectors.errors import AuthError, MalformedRecord, NotConfigured, Paginat
 from connectors.itglue import ItGlue, ItGlueSettings
 from connectors.ratelimit import Limit
 from connectors.simulators.itglue import ItGlueSimulator
-from tests.helpers import virtual_time
-
-
-class Clock:
-    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
+from tests.helpers import Clock, virtual_time
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ def test_report_finds_every_missing_required_setting_offline(settings_factory) -
                          "SWITCHBOARD_DATTO_RMM__API_SECRET"]
     assert r.active and r.webhook and r.webhook_enabled and r.webhook_tenants == ["acme"]
     ready = report(settings_factory(), "autotask")
-    assert ready.configured and ready.webhook is None
+    assert ready.configured and ready.webhook and not ready.webhook_enabled
+    assert report(settings_factory(), "hudu").webhook is None
     secret = next(s for s in ready.settings if s.env == "SWITCHBOARD_AUTOTASK__SECRET")
     assert secret.set and secret.secret and secret.value is None  # never shown
 
@@ -55,7 +56,8 @@ def test_list_says_capabilities_webhooks_and_missing_settings(env) -> None:
     assert set(by_name) >= {"datto-rmm", "autotask", "hudu", "itglue"}
     assert by_name["hudu"]["missing"] == ["SWITCHBOARD_HUDU__BASE_URL", "SWITCHBOARD_HUDU__API_KEY"]
     assert by_name["itglue"]["spec"] is None and by_name["itglue"]["kind"] == "docs"
-    assert by_name["datto-rmm"]["webhook_enabled"] and not by_name["autotask"]["webhook"]
+    assert by_name["datto-rmm"]["webhook_enabled"] and not by_name["hudu"]["webhook"]
+    assert by_name["autotask"]["webhook"] and not by_name["autotask"]["webhook_enabled"]
     assert by_name["datto-rmm"]["configured"] and by_name["datto-rmm"]["active"]
     table = runner.invoke(app, ["connectors", "list"], env=env)
     assert "public reference" in table.stdout and "SWITCHBOARD_HUDU__API_KEY" in table.stdout

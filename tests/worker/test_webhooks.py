@@ -13,6 +13,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -39,14 +40,15 @@ with warnings.catch_warnings():  # this starlette prefers "httpx2" for its test 
 
 TOKEN = "datto-hook-token-5a1f"
 TENANT_TOKEN = "acme-tenant-token-77c2"
-HMAC_KEY = "whsec-autotask-0f9e8d7c"
+HMAC_KEY = "whsec-signed-psa-0f9e8d7c"
+AUTOTASK_KEY = "autotask-secret-key-19af"
 NOW = 1_793_000_000.0
 
 
 class SignedTickets:
     """A test-local PSA webhook that signs: ``X-Hook-Signature: t=<unix>,v1=<hex>`` over ``t.body``."""
 
-    vendor = "autotask"
+    vendor = "signed-psa"
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str, now: float) -> None:
         raw = header(headers, "X-Hook-Signature")
@@ -61,7 +63,7 @@ class SignedTickets:
         if not isinstance(data, dict) or data.get("event") != "ticket.updated" or not isinstance(
                 data.get("ticket_ids"), list):
             raise WebhookRejected("malformed", "not a ticket.updated event")
-        return WebhookDelivery("autotask", "tickets", ids=[str(i) for i in data["ticket_ids"]],
+        return WebhookDelivery("signed-psa", "tickets", ids=[str(i) for i in data["ticket_ids"]],
                                delivery_id=str(data.get("id") or "") or None)
 
 
@@ -73,7 +75,7 @@ def signed(body: bytes, *, at: float = NOW, key: str = HMAC_KEY) -> dict[str, st
 @pytest.fixture
 def stack(sim, make_context):
     return build_stack(sim, make_context, webhooks={
-        "secrets": {"datto_rmm": TOKEN, "autotask": HMAC_KEY},
+        "secrets": {"datto_rmm": TOKEN, "signed_psa": HMAC_KEY, "autotask": AUTOTASK_KEY},
         "tenant_secrets": {"datto-rmm": {"acme": TENANT_TOKEN}},
         "max_body_bytes": 64_000,
     })
@@ -81,7 +83,7 @@ def stack(sim, make_context):
 
 @pytest.fixture
 def client(stack):
-    app = create_app(stack.ctx, specs={"datto-rmm": DATTO_WEBHOOK, "autotask": SignedTickets()}, clock=lambda: NOW)
+    app = create_app(stack.ctx, specs={"datto-rmm": DATTO_WEBHOOK, "signed-psa": SignedTickets()}, clock=lambda: NOW)
     with TestClient(app) as c:
         yield c
 
@@ -139,26 +141,45 @@ def test_unsigned_and_badly_signed_calls_are_refused_counted_and_never_processed
     assert client.post("/webhooks/datto-rmm", content=body,
                        headers={"X-Switchboard-Token": "guess"}).status_code == 403
     tampered = body.replace(b"ACME", b"EVIL")
-    bad = client.post("/webhooks/autotask", content=tampered, headers=signed(b'{"event":"ticket.updated"}'))
+    bad = client.post("/webhooks/signed-psa", content=tampered, headers=signed(b'{"event":"ticket.updated"}'))
     assert bad.status_code == 403 and bad.json()["error"] == "bad_signature"
     assert len(queue(stack)) == 0
     assert metric(client, "switchboard_webhook_rejected_total", vendor="datto-rmm", reason="unsigned") == 1
     assert metric(client, "switchboard_webhook_rejected_total", vendor="datto-rmm", reason="bad_signature") == 1
-    assert metric(client, "switchboard_webhook_rejected_total", vendor="autotask", reason="bad_signature") == 1
+    assert metric(client, "switchboard_webhook_rejected_total", vendor="signed-psa", reason="bad_signature") == 1
     assert TOKEN not in caplog.text and "guess" not in caplog.text and "ACME" not in caplog.text
 
 
 def test_hmac_timestamp_window_and_replay_guard(client, stack) -> None:
-    cid = stack.autotask.add_ticket(title="Printer jammed", companyID=stack.company)
-    body = json.dumps({"id": "evt-1", "event": "ticket.updated", "ticket_ids": [cid]}).encode()
-    stale = client.post("/webhooks/autotask", content=body, headers=signed(body, at=NOW - 301))
+    body = json.dumps({"id": "evt-1", "event": "ticket.updated", "ticket_ids": [42]}).encode()
+    stale = client.post("/webhooks/signed-psa", content=body, headers=signed(body, at=NOW - 301))
     assert stale.status_code == 403 and stale.json()["error"] == "stale"
-    ok = client.post("/webhooks/autotask", content=body, headers=signed(body, at=NOW - 60))
+    future = client.post("/webhooks/signed-psa", content=body, headers=signed(body, at=NOW + 301))
+    assert future.status_code == 403 and future.json()["error"] == "stale"
+    ok = client.post("/webhooks/signed-psa", content=body, headers=signed(body, at=NOW - 60))
     assert ok.status_code == 202 and ok.json()["kind"] == "tickets" and ok.json()["ids"] == 1
-    again = client.post("/webhooks/autotask", content=body, headers=signed(body, at=NOW - 30))
-    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    again = client.post("/webhooks/signed-psa", content=body, headers=signed(body, at=NOW - 30))
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"  # same delivery id, fresh signature
     assert len(queue(stack)) == 1
-    assert metric(client, "switchboard_webhook_duplicates_total", vendor="autotask") == 1
+    assert metric(client, "switchboard_webhook_duplicates_total", vendor="signed-psa") == 1
+    assert metric(client, "switchboard_webhook_rejected_total", vendor="signed-psa", reason="stale") == 2
+
+
+def test_vendors_are_found_through_the_registry_and_a_real_autotask_callout_refreshes_its_ticket(stack) -> None:
+    import base64
+
+    app = create_app(stack.ctx, clock=lambda: NOW)  # no specs given: every registered WEBHOOK
+    assert {"datto-rmm", "autotask"} <= set(app.state.receiver.specs)
+    tid = stack.autotask.add_ticket(title="Printer jammed", companyID=stack.company)
+    event_time = datetime.fromtimestamp(NOW - 20, UTC).isoformat().replace("+00:00", "Z")
+    body = json.dumps({"Action": "Update", "Guid": "0e1f", "EntityType": "Ticket", "Id": tid,
+                       "Fields": {"Status": 8}, "EventTime": event_time, "SequenceNumber": 7}).encode()
+    mac = base64.b64encode(hmac.new(AUTOTASK_KEY.encode(), body, hashlib.sha1).digest()).decode()
+    with TestClient(app) as client:
+        r = client.post("/webhooks/autotask", content=body, headers={"X-Hook-Signature": f"sha1={mac}"})
+        assert r.status_code == 202, r.text
+        assert client.post("/webhooks/autotask", content=body,
+                           headers={"X-Hook-Signature": "sha1=AAAA"}).status_code == 403
     (job,) = queue(stack).jobs
     jobs.set_context(stack.ctx)
     try:
@@ -166,7 +187,7 @@ def test_hmac_timestamp_window_and_replay_guard(client, stack) -> None:
     finally:
         jobs.set_context(None)
     assert result["tickets"] == 1  # a targeted read of the one ticket that changed, then the consumers
-    assert stack.autotask.count("GET", rf"/Tickets/{cid}$") == 1
+    assert stack.autotask.count("GET", rf"/Tickets/{tid}$") == 1
 
 
 def test_malformed_body_from_a_verified_sender_is_quarantined(client, stack) -> None:
