@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from config.loader import ConfigError
 from config.settings import Settings
@@ -448,7 +448,9 @@ def connectors_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     if as_json:
         console.print_json(json.dumps([r.as_dict() for r in found]))
         return
-    t = Table("vendor", "kind", "capabilities", "webhooks", "settings", "API document")
+    # vendor names stay whole in a narrow terminal; long setting names fold rather than being cut
+    t = Table(Column("vendor", no_wrap=True), "kind",
+              *(Column(h, overflow="fold") for h in ("capabilities", "webhooks", "settings", "API document")))
     for r in found:
         hook = ("no" if r.webhook is None else "yes, enabled" if r.webhook_enabled
                 else f"yes, off: set {r.webhook_secret}")
