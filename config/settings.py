@@ -16,9 +16,15 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.webhooks import WebhookSettings
 from connectors.autotask import AutotaskSettings
+from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
+from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
+from connectors.itglue import ItGlueSettings
+from connectors.ninjaone import NinjaOneSettings
+from connectors.tactical_rmm import TacticalRmmSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -65,6 +71,12 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    connectwise_psa: ConnectWisePsaSettings = ConnectWisePsaSettings()
+    halopsa: HaloPsaSettings = HaloPsaSettings()
+    ninjaone: NinjaOneSettings = NinjaOneSettings()
+    tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
+    itglue: ItGlueSettings = ItGlueSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""
@@ -77,6 +89,8 @@ class Settings(BaseSettings):
                     out.append(value.get_secret_value())
                 elif hasattr(type(value), "model_fields"):
                     walk(value)
+                elif isinstance(value, dict):  # per-vendor secrets (webhooks)
+                    out.extend(_secrets_in(value))
 
         walk(self)
         return [s for s in out if s]
@@ -88,6 +102,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or self.sqlite_url
+
+
+def _secrets_in(value: object) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secrets_in(v)]
+    return []
 
 
 def load_settings(**overrides: object) -> Settings:

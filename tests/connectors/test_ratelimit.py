@@ -10,29 +10,39 @@ from connectors.errors import RateLimited
 from connectors.ratelimit import Limit, RedisTokenBucket
 
 
+def recorder(slept: list[float]):
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    return sleep
+
+
 def test_two_workers_share_one_bucket(redis_client, redis_prefix) -> None:
-    limit = Limit(10, 1.0, burst=5)  # 10 per second, bursts of 5
+    limit = Limit(5, 2.5, burst=5)  # 2 per second, bursts of 5
     key = f"{redis_prefix}:rl:v:t"
-    a = RedisTokenBucket(redis_client, key, limit)
-    b = RedisTokenBucket(redis_client, key, limit)
-    start = time.monotonic()
+    slept_a: list[float] = []
+    slept_b: list[float] = []
+    a = RedisTokenBucket(redis_client, key, limit, sleep=recorder(slept_a))
+    b = RedisTokenBucket(redis_client, key, limit, sleep=recorder(slept_b))
     for _ in range(3):
         a.acquire()
     for _ in range(2):
         b.acquire()
-    assert time.monotonic() - start < 0.08, "the burst is free"
-    # the burst of 5 is spent across both workers: 5 more calls need ~0.5 s of refill
-    for _ in range(5):
-        (a if _ % 2 else b).acquire()
-    assert time.monotonic() - start >= 0.4
+    assert slept_a == [] and slept_b == [], "the burst is free"
+    # the burst of 5 is spent across both workers: each further call waits for a refill (0.5 s per token)
+    a.acquire()
+    b.acquire()
+    assert slept_a and slept_b
+    assert 0.5 <= sum(slept_a) + sum(slept_b) <= 1.2
 
 
 def test_penalize_blocks_every_sharer(redis_client, redis_prefix) -> None:
     key = f"{redis_prefix}:rl:v:p"
     RedisTokenBucket(redis_client, key, Limit(1000, 60.0)).penalize(0.5)
-    start = time.monotonic()
-    RedisTokenBucket(redis_client, key, Limit(1000, 60.0)).acquire()
-    assert time.monotonic() - start >= 0.45
+    slept: list[float] = []
+    RedisTokenBucket(redis_client, key, Limit(1000, 60.0), sleep=recorder(slept)).acquire()
+    assert slept and 0.3 <= sum(slept) <= 0.6
 
 
 def test_a_wait_longer_than_allowed_raises_instead_of_hanging(redis_client, redis_prefix) -> None:

@@ -99,7 +99,7 @@ def test_many_raises_of_one_fingerprint_on_many_workers_make_one_ticket(stack) -
     (ticket,) = stack.our_tickets()
     assert stack.autotask.count("POST", r"/V1.0/Tickets$") == 1
     with stack.ctx.db.session() as s:
-        assert ticket["externalID"] == s.scalar(sa.select(TicketLink.key))
+        assert ticket["marker"] == s.scalar(sa.select(TicketLink.key))
 
 
 def test_the_same_alert_delivered_by_every_worker_at_once_decides_once(stack) -> None:

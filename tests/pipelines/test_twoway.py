@@ -73,7 +73,7 @@ def test_a_ticket_switchboard_closed_itself_does_not_echo_back(sim, make_context
     stack.cycle()
     stack.advance(minutes=15)
     assert stack.cycle().decisions == {"resolve": 1}
-    assert stack.autotask.db["Tickets"][ticket["id"]]["status"] == COMPLETE
+    assert stack.psa.ticket(ticket["id"])["closed"]
     poll_psa(stack)
     with stack.ctx.db.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(ActionRow).where(ActionRow.kind == "resolve_alert")) == 0
@@ -136,6 +136,6 @@ def test_a_new_raise_after_a_person_closed_it_reopens_the_same_ticket(sim, make_
     assert report.decisions["reopen"] == 1 and "open" not in report.decisions
     (again,) = stack.our_tickets()
     assert again["id"] == ticket["id"]
-    assert again["status"] == (8 if touched else 1)  # reopened to New, or left with the person's status
-    notes = [n["description"] for n in stack.autotask.notes_of(ticket["id"])]
+    assert again["status"] == ("In Progress" if touched else "New")  # reopened, or left with the person's status
+    notes = stack.psa.notes(ticket["id"])
     assert any("2nd occurrence" in n for n in notes)
