@@ -623,7 +623,7 @@ class Engine:
             return []
         alerts = list(ticket.alerts)
         minutes = max(rule.clear_minutes, ticket.quiet_minutes)
-        reason = f"all {len(alerts)} attached alert(s) cleared" + (f" and stayed clear {minutes:g} min" if minutes else "")
+        reason = f"all {len(alerts)} attached alert(s) have cleared" + (f" and stayed clear {minutes:g} min" if minutes else "")
         self._close(state, ticket, at)
         return [Decision(
             "resolve", rule.id, reason, at, state.client, None, ticket.fingerprint, ticket.key,

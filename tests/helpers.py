@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from connectors.simulators.autotask import AutotaskSimulator
@@ -15,6 +16,9 @@ from pipelines.clock import FixedClock
 from pipelines.runtime import Context
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+IMMEDIATE_NOISE = Path(__file__).resolve().parent / "noise_immediate"
+"""A config dir whose noise rules open a ticket at once and resolve it when its alerts clear: for
+tests about connectors and pushes rather than about the noise rules."""
 PAST_HOLD = timedelta(minutes=6)
 """Longer than the default hold (5 min): an alert raised this long ago opens its ticket at the next poll."""
 PSAS = ("autotask", "connectwise-psa", "halopsa")

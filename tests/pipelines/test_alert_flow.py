@@ -99,7 +99,7 @@ def test_clear_notes_and_closes_the_ticket_once_clear_for_15_minutes(stack) -> N
     assert stack.cycle().decisions == {"resolve": 1}
     (ticket,) = stack.our_tickets()
     assert ticket["closed"]
-    assert any("all 1 attached alert(s) cleared and stayed clear 15 min" in n for n in stack.psa.notes(ticket["id"]))
+    assert any("all 1 attached alert(s) have cleared and stayed clear 15 min" in n for n in stack.psa.notes(ticket["id"]))
 
 
 def test_a_ticket_a_person_touched_is_noted_but_left_open(stack) -> None:
