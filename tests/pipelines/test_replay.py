@@ -186,6 +186,9 @@ def test_native_sources_are_looked_up_by_name(monkeypatch: pytest.MonkeyPatch, t
         rp.native_module("kaseya")
     with pytest.raises(rp.ReplayError, match="not an RMM"):
         rp.native_module("autotask")
+    # the other RMMs are found through the connector registry, by name
+    assert rp.native_module("ninjaone").__name__ == "connectors.ninjaone"
+    assert rp.native_module("tactical-rmm").__name__ == "connectors.tactical_rmm"
     # another RMM plugs in by name: a module with native_events(record)
     monkeypatch.setitem(rp.NATIVE_SOURCES, "fake-rmm", "tests.pipelines.fake_native_rmm")
     path = tmp_path / "fake.jsonl"
