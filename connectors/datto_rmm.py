@@ -424,6 +424,12 @@ def native_events(record: dict[str, Any], device: DattoDevice | None = None) -> 
     return events
 
 
+def native_device(record: dict[str, Any]) -> Device:
+    """Canonical device of one vendor-native device record (``GET /v2/account/devices``): used by
+    ``switchboard replay --source datto-rmm --devices FILE`` for device types (topology)."""
+    return device_of(DattoDevice.model_validate(record))
+
+
 class _DattoWebhook:
     """Datto RMM alert webhooks (a monitor's "webhook" response action).
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.canonical import AlertEvent, Ref
@@ -31,7 +32,7 @@ from pipelines.plan import plan
 from pipelines.state import AlertLink, ClientMap, DecisionRow, RulesState, SyncCursor, TicketLink
 from rules.engine import ClientState, Decision
 
-__all__ = ["CursorConflict", "IngestReport", "ingest", "poll", "tick"]
+__all__ = ["CursorConflict", "IngestReport", "apply_decisions", "ingest", "load_state", "poll", "tick", "watermark"]
 
 
 class CursorConflict(Exception):
@@ -68,24 +69,36 @@ def company_for(session: Session, rmm: str, client: str, psa: str) -> Ref | None
     return Ref(vendor=psa, id=row.psa_company_id)
 
 
-def _load_state(session: Session, client: str) -> tuple[RulesState, ClientState]:
+def load_state(session: Session, client: str) -> tuple[RulesState, ClientState]:
+    """The client's rules state, locked for this transaction.
+
+    Every batch of one client (polls, webhooks, ticks, ticket consumers on any worker) queues up
+    here: PostgreSQL row lock (``FOR UPDATE``; a missing row is created with ``ON CONFLICT DO
+    NOTHING`` first, so two workers cannot both create it), SQLite ``BEGIN IMMEDIATE`` (one writer
+    at a time). The second batch sees the first one's tickets: many raises of one fingerprint at
+    once still give one ticket.
+    """
+    pg = session.get_bind().dialect.name == "postgresql"
     q = sa.select(RulesState).where(RulesState.client == client)
-    if session.get_bind().dialect.name == "postgresql":
+    if pg:
         q = q.with_for_update()
     row = session.scalar(q)
     if row is None:
-        row = RulesState(client=client, state={}, version=0)
-        session.add(row)
+        insert = postgresql.insert if pg else sqlite.insert
+        session.execute(insert(RulesState).values(client=client, state={}, version=0, updated_at=datetime.now(UTC))
+                        .on_conflict_do_nothing(index_elements=["client"]))
+        row = session.scalar(q.execution_options(populate_existing=True))
+        assert row is not None
     return row, ClientState.from_dict(row.state, client)
 
 
-def _apply_decisions(
+def apply_decisions(
     ctx: Any, session: Session, state: ClientState, row: RulesState, decisions: Sequence[Decision],
     now: datetime, rmm: str,
 ) -> IngestReport:
     report = IngestReport()
     row.state = state.to_dict()
-    row.next_due = state.next_due(ctx.noise)
+    row.next_due = state.next_due()
     row.version += 1
     row.updated_at = now
     if not decisions:
@@ -106,25 +119,36 @@ def _apply_decisions(
             for name, value in changes.items():
                 setattr(link, name, value)
     for a in p.alert_links:
-        source = a["source"] or rmm
-        link = session.get(AlertLink, (source, a["alert_id"]))
-        if link is None:
-            link = AlertLink(source=source, alert_id=a["alert_id"], client=a["client"], fingerprint=a["fingerprint"],
-                             raised_at=a["at"])
-            session.add(link)
-        if a["ticket_key"]:
-            link.ticket_key = a["ticket_key"]
-        if a["kind"] == "clear":
-            link.state, link.resolved_at = "resolved", a["at"]
-        elif a["kind"] == "suppress":
-            if not link.ticket_key:
-                link.state, link.rule, link.reason = "suppressed", a["rule"], a["reason"]
-        else:
-            link.rule, link.reason = a["rule"], a["reason"]
+        _link_alert(session, a, rmm)
     report.groups = outbox.record(session, p.actions, now=now, status="shadow" if ctx.shadow else "pending",
                                   blocked=p.blocked)
     report.blocked += len(p.blocked)
     return report
+
+
+def _link_alert(session: Session, a: dict[str, Any], rmm: str) -> None:
+    """Keep ``alert_link`` (one row per RMM alert) at the alert's latest outcome."""
+    source = a["source"] or rmm
+    link = session.get(AlertLink, (source, a["alert_id"]))
+    if link is None:
+        link = AlertLink(source=source, alert_id=a["alert_id"], client=a["client"], fingerprint=a["fingerprint"],
+                         raised_at=a.get("raised_at") or a["at"])
+        session.add(link)
+    kind = a["kind"]
+    if a.get("resolved_at") is not None:
+        link.resolved_at = a["resolved_at"]
+    if kind in ("open", "attach", "reopen"):
+        link.ticket_key, link.rule, link.reason = a["ticket_key"], a["rule"], a["reason"]
+        link.state = "resolved" if link.resolved_at else "ticketed"
+    elif kind == "hold":
+        link.state, link.rule, link.reason = "held", a["rule"], a["reason"]
+    elif kind == "suppress":
+        if not link.ticket_key:
+            link.state, link.rule, link.reason = "suppressed", a["rule"], a["reason"]
+    elif kind == "clear":
+        link.state, link.resolved_at = "resolved", a["at"]
+    elif kind == "retitle" and a["ticket_key"]:
+        link.ticket_key = a["ticket_key"]
 
 
 def ingest(
@@ -149,9 +173,9 @@ def ingest(
             _save_cursor(session, stream, version, value, now)
         report.quarantined = quarantine.keep_all(session, rejected, now)
         for client in sorted(by_client):
-            row, state = _load_state(session, client)
+            row, state = load_state(session, client)
             decisions = ctx.engine.on_events(state, by_client[client], now)
-            report.merge(_apply_decisions(ctx, session, state, row, decisions, now, rmm))
+            report.merge(apply_decisions(ctx, session, state, row, decisions, now, rmm))
     return report
 
 
@@ -202,9 +226,26 @@ def poll(ctx: Any, *, now: datetime | None = None) -> IngestReport:
     return report
 
 
+def watermark(ctx: Any, now: datetime) -> datetime:
+    """How far the rules' timers may run: up to the last successful poll of the RMM's alerts.
+
+    A poll only learns at ``t`` what happened before ``t``: a blip that cleared two minutes after
+    it was raised is seen cleared at the next poll. Were the hold decided on the wall clock, the
+    tick could open a ticket for it just before that poll brings the clear. So timers run up to
+    the moment the alert stream is known complete (its cursor's last success), never beyond
+    ``now``. A stream never polled (webhook-only, tests feeding ``ingest`` directly) does not hold
+    them back.
+    """
+    with ctx.db.session() as session:
+        known = session.scalar(sa.select(SyncCursor.last_success_at)
+                               .where(SyncCursor.stream == stream_name(ctx.settings.rmm)))
+    return min(now, known) if known is not None else now
+
+
 def tick(ctx: Any, *, now: datetime | None = None, limit: int = 500) -> IngestReport:
-    """Run due timers (hold expiry, clear windows…) for the clients whose next timer has come."""
-    now = now or ctx.clock.now()
+    """Run due timers (hold expiry, clear windows…) for the clients whose next timer has come
+    (up to the :func:`watermark`)."""
+    now = watermark(ctx, now or ctx.clock.now())
     report = IngestReport()
     with ctx.db.session() as session:
         due = list(session.scalars(
@@ -212,7 +253,7 @@ def tick(ctx: Any, *, now: datetime | None = None, limit: int = 500) -> IngestRe
         ))
     for client in due:
         with ctx.db.session() as session:
-            row, state = _load_state(session, client)
+            row, state = load_state(session, client)
             decisions = ctx.engine.on_tick(state, now)
-            report.merge(_apply_decisions(ctx, session, state, row, decisions, now, ctx.settings.rmm))
+            report.merge(apply_decisions(ctx, session, state, row, decisions, now, ctx.settings.rmm))
     return report

@@ -258,6 +258,9 @@ class _Pusher:
             psa.update_ticket(ticket_id, TicketPatch.model_validate(p["patch"]))
             return {"outcome": "updated"}
         if claim.kind == "reopen_ticket":
+            if psa.get_ticket(ticket_id).is_open:  # a person kept it open: never undo their status
+                self.save_link(p["ticket"], status="open", closed_at=None)
+                return {"outcome": "already open in the PSA; status left as it is"}
             psa.update_ticket(ticket_id, TicketPatch(status=TicketStatus.new))
             self.save_link(p["ticket"], status="open", closed_at=None)
             return {"outcome": "reopened"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from connectors.simulators.autotask import AutotaskSimulator
@@ -15,6 +16,11 @@ from pipelines.clock import FixedClock
 from pipelines.runtime import Context
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+IMMEDIATE_NOISE = Path(__file__).resolve().parent / "noise_immediate"
+"""A config dir whose noise rules open a ticket at once and resolve it when its alerts clear: for
+tests about connectors and pushes rather than about the noise rules."""
+PAST_HOLD = timedelta(minutes=6)
+"""Longer than the default hold (5 min): an alert raised this long ago opens its ticket at the next poll."""
 PSAS = ("autotask", "connectwise-psa", "halopsa")
 
 
@@ -179,16 +185,20 @@ class Stack:
     def device(self, name: str = "ACME-FS01", **kw: Any) -> str:
         return self.datto.add_device(self.site, name, **kw)
 
+    def raise_past_hold(self, device_uid: str, **kw: Any) -> str:
+        """An RMM alert raised :data:`PAST_HOLD` ago and still open: the next cycle opens its ticket."""
+        return self.datto.schedule_alert(device_uid, raise_at=self.clock.now() - PAST_HOLD, **kw)
+
 
 def build_stack(sim: Any, make_context: Any, *, map_client: bool = True, psa: str = "autotask",
-                **overrides: Any) -> Stack:
+                site_uid: str | None = None, **overrides: Any) -> Stack:
     """Datto RMM + one PSA (``autotask``, ``connectwise-psa`` or ``halopsa``) + a real context."""
     clock = FixedClock(START)
     datto = sim(DattoRmmSimulator, now=clock.now)
     view = PsaView.make(psa, sim, clock.now)
     company = view.add_company("Acme Dental")
     links = {"autotask_company_id": str(company)} if psa == "autotask" else {}
-    site = datto.add_site("Acme Dental", **links)
+    site = datto.add_site("Acme Dental", uid=site_uid, **links)
     settings = {**view.settings(), **overrides}
     if psa != "autotask":
         settings["psa"] = psa

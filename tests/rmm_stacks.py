@@ -15,6 +15,7 @@ from connectors.simulators.tactical_rmm import TacticalRmmSimulator
 from pipelines import alerts, clients, outbox
 from pipelines.clock import FixedClock
 from pipelines.runtime import Context
+from tests.helpers import IMMEDIATE_NOISE
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RMMS = ("datto-rmm", "ninjaone", "tactical-rmm")
@@ -174,6 +175,7 @@ def build_rmm_stack(vendor: str, sim: Any, make_context: Any, *, client: str = "
     autotask = sim(AutotaskSimulator, now=clock.now)
     company = autotask.add_company(client)
     client_id = driver.add_client(client)
+    overrides.setdefault("config_dir", IMMEDIATE_NOISE)  # these tests are about the RMMs, not the noise rules
     ctx = make_context({vendor: driver.sim, "autotask": autotask}, clock=clock, rmm=vendor,
                        **{**driver.settings, **overrides})
     for c in (ctx.rmm(), ctx.psa()):

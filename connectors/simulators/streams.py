@@ -1,22 +1,31 @@
 """Realistic RMM alert streams with ground truth, for the demo, tests and benchmarks.
 
 A stream is what a NOC sees in a day: short blips that clear by themselves, ``info`` noise,
-alerts muted at the source, repeats of a lasting problem, flapping checks, a site losing its
-firewall (and every device behind it going "offline"), and the same check failing on many
-devices of one client at once (a storm). Each generated *incident* is something a person must
-work: the ground truth is "exactly one ticket per incident, none for the noise".
+alerts muted at the source, repeats of a lasting problem, the same problem coming back a few
+hours after it cleared, flapping checks, a site losing its firewall (and every device behind it
+going "offline"), the same check failing on many devices of one client at once (a storm), and —
+when asked for — planned reboots inside each client's maintenance window. Each generated
+*incident* is something a person must work: the ground truth is "exactly one ticket per
+incident, none for the noise".
+
+Honest ground truth: a fingerprint (client + device + check) used by an incident is not reused by
+anything else from two hours before the incident until a day after it ends, and blips do not
+share a fingerprint within two hours of each other — otherwise no system (and no person) could
+tell a blip from a repeat of the incident, or three random blips from a flapping check.
 
 Everything is seeded (``random.Random(seed)``), so a stream is reproducible.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from connectors.canonical import AlertEvent, DeviceType, Severity
+from connectors.canonical import AlertEvent, DeviceType, Severity, fingerprint_of
 
 __all__ = ["Device", "Incident", "Stream", "StreamSpec", "Topology", "generate", "iter_events", "topology"]
 
@@ -25,6 +34,9 @@ CLIENT_NAMES = [
     "Foxglove Architects", "Granite Insurance", "Harbor Veterinary", "Ironbridge Manufacturing", "Juniper Realty",
     "Kestrel Engineering", "Lakeside School", "Maple Family Practice", "Northwind Traders", "Oakridge Credit Union",
 ]
+
+MAINTENANCE_WINDOW = ("02:00", "04:00")
+"""Each client's nightly maintenance window (UTC) used for planned reboots."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,10 @@ class Stream:
     events: list[AlertEvent]
     incidents: list[Incident]
     noise: dict[str, str] = field(default_factory=dict)
-    """alert_id -> why it is noise (blip, info, muted)"""
+    """alert_id -> why it is noise (blip, info, muted, maintenance)"""
     topology: Topology | None = None
+    maintenance_rules: list[dict[str, Any]] = field(default_factory=list)
+    """``noise.yaml`` rules for the maintenance windows the planned reboots fall into."""
 
     def alert_ids(self) -> set[str]:
         return {e.alert_id for e in self.events}
@@ -108,10 +122,17 @@ class StreamSpec:
     info: float = 4.0
     muted: float = 1.0
     lasting: float = 1.5
+    recurring: float = 0.2
     flapping: float = 0.3
     site_outages: float = 0.15
     storms: float = 0.15
+    maintenance: float = 0.0
+    """Planned reboots per client per day inside :data:`MAINTENANCE_WINDOW` (noise when the window
+    is configured: see ``Stream.maintenance_rules``)."""
     repeat_every_minutes: tuple[int, int] = (20, 60)
+    open_ended_hours: tuple[float, float] | None = None
+    """None: some lasting problems never clear within the stream. A range: they clear after that
+    many hours (long streams whose state must stay bounded)."""
 
 
 _LASTING_CHECKS = [
@@ -133,6 +154,23 @@ _STORM_CHECKS = [
     ("patch", Severity.moderate, "Patch install failed: KB50{v}"),
     ("eventlog:Microsoft-Windows-GroupPolicy:1129", Severity.moderate, "Group Policy processing failed"),
 ]
+_INFO_CHECKS = ["patch", "reboot_pending", "software_installed"]
+
+_FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+class _Reservations:
+    """Which fingerprints are spoken for when, so that ground truth stays unambiguous."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
+
+    def free(self, fps: list[str], lo: datetime, hi: datetime) -> bool:
+        return all(hi <= a or lo >= b for fp in fps for a, b in self.spans.get(fp, ()))
+
+    def take(self, fps: list[str], lo: datetime, hi: datetime) -> None:
+        for fp in fps:
+            self.spans.setdefault(fp, []).append((lo, hi))
 
 
 class _Builder:
@@ -149,11 +187,13 @@ class _Builder:
 
     def event(self, alert_id: str, kind: str, at: datetime, d: Device, check: str, sev: Severity, msg: str,
               muted: bool = False, n: int = 0) -> None:
-        self.events.append(AlertEvent(
+        # model_construct: every value is made here and already valid (aware UTC times, enum members);
+        # skipping validation makes long benchmark streams several times faster to generate
+        self.events.append(AlertEvent.model_construct(
             id=f"{alert_id}:{'r' if kind == 'raised' else 'c'}{n}", alert_id=alert_id, source=self.source,
             kind=kind, at=at, client=d.client, site=d.site, device=d.id, device_type=d.type, check=check,
             severity=sev, message=msg.format(v=self.rng.randint(2, 99)), muted=muted, client_name=d.client_name,
-            site_name=d.site_name, device_name=d.name,
+            site_name=d.site_name, device_name=d.name, refs={},
         ))
 
     def alert(self, d: Device, check: str, sev: Severity, msg: str, start: datetime, minutes: float | None,
@@ -185,16 +225,22 @@ def generate(
     spec: StreamSpec | None = None,
     source: str = "sim-rmm",
     id_prefix: str = "",
+    cut: bool = True,
 ) -> Stream:
-    """A stream of ``hours`` hours for ``clients`` clients, sorted by time, with ground truth."""
+    """A stream of ``hours`` hours for ``clients`` clients, sorted by time, with ground truth.
+
+    ``cut=False`` keeps the events after the end (clears and repeats of alerts raised before it).
+    """
     spec = spec or StreamSpec()
     rng = random.Random(seed)
     topo = topology(rng, clients)
     b = _Builder(rng, source, id_prefix)
+    taken = _Reservations()
     incidents: list[Incident] = []
     noise: dict[str, str] = {}
     span = timedelta(hours=hours)
     day = hours / 24.0
+    hour = timedelta(hours=1)
 
     def when(margin_min: float = 0) -> datetime:
         return start + timedelta(seconds=rng.uniform(0, max(1.0, span.total_seconds() - margin_min * 60)))
@@ -204,48 +250,119 @@ def generate(
         n = int(expected)
         return n + (1 if rng.random() < expected - n else 0)
 
+    def fp(d: Device, check: str) -> str:
+        return fingerprint_of(d.client, d.id, check)
+
+    def lasting_minutes() -> float | None:
+        if rng.random() < 0.5:
+            return rng.uniform(25, 360)
+        if spec.open_ended_hours is None:
+            return None
+        return rng.uniform(*spec.open_ended_hours) * 60
+
+    def incident_span(t0: datetime, minutes: float | None) -> tuple[datetime, datetime]:
+        end = t0 + timedelta(minutes=minutes) if minutes is not None else _FOREVER
+        return t0 - 2 * hour, (end + 26 * hour) if end != _FOREVER else end
+
+    def pick(tries: int, make: Any) -> Any:
+        for _ in range(tries):
+            got = make()
+            if got is not None:
+                return got
+        return None
+
+    h0, h1 = (int(x[:2]) for x in MAINTENANCE_WINDOW)
+
+    def in_window(d: Device, check: str, t0: datetime, minutes: float | None) -> bool:
+        """Would this alert fall into the maintenance window of its device (when windows are on)?"""
+        if spec.maintenance <= 0 or d.type != DeviceType.server or check != "device_offline":
+            return False
+        end = t0 + timedelta(minutes=minutes) if minutes is not None else t0 + timedelta(days=2)
+        day0 = t0.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        while day0 < end:
+            if t0 < day0 + timedelta(hours=h1) and end > day0 + timedelta(hours=h0):
+                return True
+            day0 += timedelta(days=1)
+        return False
+
+    maintenance_rules: list[dict[str, Any]] = []
     for client, devices in topo.by_client().items():
-        for _ in range(count(spec.blips)):
-            d = rng.choice(devices)
-            check, sev, msg = rng.choice(_BLIP_CHECKS)
-            aid = b.alert(d, check, sev, msg, when(), rng.uniform(0.5, 4.0))
-            noise[aid] = "blip"
-        for _ in range(count(spec.info)):
-            d = rng.choice(devices)
-            aid = b.alert(d, rng.choice(["patch", "reboot_pending", "software_installed"]), Severity.info,
-                          "Informational: {v}", when(), rng.choice([None, rng.uniform(10, 300)]))
-            noise[aid] = "info"
-        for _ in range(count(spec.muted)):
-            d = rng.choice(devices)
-            check, sev, msg, _types = rng.choice(_LASTING_CHECKS)
-            aid = b.alert(d, check, sev, msg, when(), rng.uniform(30, 400), muted=True)
-            noise[aid] = "muted"
+        by_site: dict[str, list[Device]] = {}
+        for d in devices:
+            by_site.setdefault(d.site, []).append(d)
+
+        # -- incidents: each takes its fingerprints --------------------------------------------------
         for _ in range(count(spec.lasting)):
-            check, sev, msg, types = rng.choice(_LASTING_CHECKS)
-            candidates = [d for d in devices if d.type in types] or devices
-            d = rng.choice(candidates)
-            t0 = when(60)
-            minutes = rng.choice([None, rng.uniform(25, 360)])
+            def lasting(devices: list[Device] = devices) -> tuple[Device, tuple[Any, ...], datetime, float | None] | None:
+                check = rng.choice(_LASTING_CHECKS)
+                d = rng.choice([x for x in devices if x.type in check[3]] or devices)
+                t0, minutes = when(60), lasting_minutes()
+                lo, hi = incident_span(t0, minutes)
+                if in_window(d, check[0], t0, minutes):
+                    return None
+                return (d, check, t0, minutes) if taken.free([fp(d, check[0])], lo, hi) else None
+
+            got = pick(10, lasting)
+            if got is None:
+                continue
+            d, (check, sev, msg, _types), t0, minutes = got
+            taken.take([fp(d, check)], *incident_span(t0, minutes))
             aid = b.alert(d, check, sev, msg, t0, minutes, repeat=spec.repeat_every_minutes)
             incidents.append(Incident(f"inc-{aid}", "lasting", client, [aid], t0,
                                       t0 + timedelta(minutes=minutes) if minutes else None))
+        for _ in range(count(spec.recurring)):
+            def recurring(devices: list[Device] = devices) -> tuple[Device, tuple[Any, ...], datetime, float, float, float] | None:
+                check = rng.choice(_LASTING_CHECKS)
+                d = rng.choice([x for x in devices if x.type in check[3]] or devices)
+                t0, first, gap, second = when(600), rng.uniform(25, 120), rng.uniform(60, 360), rng.uniform(25, 120)
+                total = first + gap + second
+                if in_window(d, check[0], t0, total):
+                    return None
+                return (d, check, t0, first, gap, second) if taken.free([fp(d, check[0])], *incident_span(t0, total)) else None
+
+            got = pick(10, recurring)
+            if got is None:
+                continue
+            d, (check, sev, msg, _types), t0, first, gap, second = got
+            taken.take([fp(d, check)], *incident_span(t0, first + gap + second))
+            a1 = b.alert(d, check, sev, msg, t0, first, repeat=spec.repeat_every_minutes)
+            t1 = t0 + timedelta(minutes=first + gap)
+            a2 = b.alert(d, check, sev, msg, t1, second, repeat=spec.repeat_every_minutes)
+            incidents.append(Incident(f"inc-recur-{a1}", "recurring", client, [a1, a2], t0,
+                                      t1 + timedelta(minutes=second)))
         for _ in range(count(spec.flapping)):
-            d = rng.choice([x for x in devices if x.type != DeviceType.printer])
-            check, sev, msg = rng.choice(_BLIP_CHECKS)
-            t = when(90)
+            def flapping(devices: list[Device] = devices) -> tuple[Device, tuple[Any, ...], datetime] | None:
+                d = rng.choice([x for x in devices if x.type != DeviceType.printer])
+                check = rng.choice(_BLIP_CHECKS)
+                t0 = when(90)
+                return (d, check, t0) if taken.free([fp(d, check[0])], *incident_span(t0, 75)) else None
+
+            got = pick(10, flapping)
+            if got is None:
+                continue
+            d, (check, sev, msg), t0 = got
+            t = t0
             ids = []
             for _k in range(rng.randint(4, 6)):
                 ids.append(b.alert(d, check, sev, msg, t, rng.uniform(0.5, 3.0)))
                 t += timedelta(minutes=rng.uniform(6, 12))
-            incidents.append(Incident(f"inc-flap-{ids[0]}", "flapping", client, ids, start, t))
-        by_site: dict[str, list[Device]] = {}
-        for d in devices:
-            by_site.setdefault(d.site, []).append(d)
+            taken.take([fp(d, check)], *incident_span(t0, (t - t0).total_seconds() / 60))
+            incidents.append(Incident(f"inc-flap-{ids[0]}", "flapping", client, ids, t0, t))
         for _ in range(count(spec.site_outages)):
-            site_devices = by_site[rng.choice(sorted(by_site))]
+            def outage(by_site: dict[str, list[Device]] = by_site) -> tuple[list[Device], datetime, float] | None:
+                site_devices = by_site[rng.choice(sorted(by_site))]
+                t0, minutes = when(120), rng.uniform(20, 90)
+                fps = [fp(d, "device_offline") for d in site_devices]
+                if any(in_window(d, "device_offline", t0 - timedelta(minutes=5), minutes + 15) for d in site_devices):
+                    return None
+                return (site_devices, t0, minutes) if taken.free(fps, *incident_span(t0, minutes + 10)) else None
+
+            got = pick(10, outage)
+            if got is None:
+                continue
+            site_devices, t0, minutes = got
+            taken.take([fp(d, "device_offline") for d in site_devices], *incident_span(t0, minutes + 10))
             fw = next(d for d in site_devices if d.type == DeviceType.network)
-            t0 = when(120)
-            minutes = rng.uniform(20, 90)
             ids = [b.alert(fw, "device_offline", Severity.critical, "Firewall not responding", t0, minutes)]
             for d in site_devices:
                 if d is fw or rng.random() < 0.2:
@@ -257,28 +374,106 @@ def generate(
                                       t0 + timedelta(minutes=minutes)))
         for _ in range(count(spec.storms)):
             check, sev, msg = rng.choice(_STORM_CHECKS)
-            targets = rng.sample([d for d in devices if d.type in (DeviceType.workstation, DeviceType.server)],
-                                 k=min(len(devices) - 4, rng.randint(6, 12)))
-            t0 = when(180)
-            minutes = rng.uniform(40, 160)
+            t0, minutes = when(180), rng.uniform(40, 160)
+            lo, hi = incident_span(t0, minutes + 10)
+            candidates = [d for d in devices if d.type in (DeviceType.workstation, DeviceType.server)
+                          and taken.free([fp(d, check)], lo, hi)]
+            k = min(len(candidates), len(devices) - 4, rng.randint(6, 12))
+            if k < 6:
+                continue
+            targets = rng.sample(candidates, k=k)
+            taken.take([fp(d, check) for d in targets], lo, hi)
             ids = [b.alert(d, check, sev, msg, t0 + timedelta(minutes=rng.uniform(0, 10)), minutes) for d in targets]
             incidents.append(Incident(f"inc-storm-{ids[0]}", "storm", client, ids, t0, t0 + timedelta(minutes=minutes)))
+
+        # -- noise: on fingerprints no incident is using ------------------------------------------------
+        def noise_alert(checks: list[tuple[str, Severity, str]], minutes: Any, margin: timedelta,
+                        devices: list[Device] = devices, **kw: Any) -> str | None:
+            def one() -> tuple[Device, tuple[str, Severity, str], datetime, float | None] | None:
+                d = rng.choice(devices)
+                check = rng.choice(checks)
+                t0, length = when(), minutes()
+                end = t0 + timedelta(minutes=length) if length is not None else _FOREVER
+                hi = end + margin if end != _FOREVER else end
+                return (d, check, t0, length) if taken.free([fp(d, check[0])], t0 - margin, hi) else None
+
+            got = pick(10, one)
+            if got is None:
+                return None
+            d, (check, sev, msg), t0, length = got
+            end = t0 + timedelta(minutes=length) if length is not None else _FOREVER
+            taken.take([fp(d, check)], t0 - margin, end + margin if end != _FOREVER else end)
+            return b.alert(d, check, sev, msg, t0, length, **kw)
+
+        for _ in range(count(spec.blips)):
+            nid = noise_alert(_BLIP_CHECKS, lambda: rng.uniform(0.5, 4.0), 2 * hour)
+            if nid:
+                noise[nid] = "blip"
+        for _ in range(count(spec.info)):
+            checks = [(c, Severity.info, "Informational: {v}") for c in _INFO_CHECKS]
+            nid = noise_alert(checks, lambda: rng.choice([None, rng.uniform(10, 300)])
+                              if spec.open_ended_hours is None else rng.uniform(10, 300), timedelta(0))
+            if nid:
+                noise[nid] = "info"
+        for _ in range(count(spec.muted)):
+            checks = [(c, s, m) for c, s, m, _t in _LASTING_CHECKS]
+            nid = noise_alert(checks, lambda: rng.uniform(30, 400), timedelta(0), muted=True)
+            if nid:
+                noise[nid] = "muted"
+        if spec.maintenance > 0:
+            servers = [d for d in devices if d.type == DeviceType.server]
+            maintenance_rules.append({
+                "id": f"nightly-{client}", "type": "maintenance", "description": f"planned reboots of {client}",
+                "match": {"clients": [client], "device_types": ["server"], "checks": ["device_offline"]},
+                "weekly": {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                           "start": MAINTENANCE_WINDOW[0], "end": MAINTENANCE_WINDOW[1]},
+            })
+            for _ in range(count(spec.maintenance)):
+                d = rng.choice(servers)
+                days = max(1, int(hours // 24))
+                base = (start + timedelta(days=rng.randrange(days))).replace(hour=h0, minute=0, second=0, microsecond=0)
+                t0 = base + timedelta(minutes=rng.uniform(0, (h1 - h0) * 60 - 25))
+                minutes = rng.uniform(3, 20)
+                if not (start <= t0 < start + span) or not taken.free([fp(d, "device_offline")], t0 - hour, t0 + hour):
+                    continue
+                taken.take([fp(d, "device_offline")], t0 - hour, t0 + hour)
+                aid = b.alert(d, "device_offline", Severity.high, "Device rebooting (planned)", t0, minutes)
+                noise[aid] = "maintenance"
     b.events.sort(key=lambda e: (e.at, e.kind != "raised", e.id))
-    cut = start + span
-    events = [e for e in b.events if e.at <= cut]
-    return Stream(events, incidents, noise, topo)
+    events = b.events
+    if cut:
+        end = start + span
+        events = [e for e in events if e.at <= end]
+    return Stream(events, incidents, noise, topo, maintenance_rules)
 
 
-def iter_events(seed: int, n_events: int, *, clients: int = 200, start: datetime | None = None) -> Iterator[AlertEvent]:
-    """A long stream of about ``n_events`` events, generated a day at a time (memory stays flat)."""
+def iter_events(
+    seed: int, n_events: int, *, clients: int = 200, start: datetime | None = None, spec: StreamSpec | None = None,
+) -> Iterator[AlertEvent]:
+    """A long stream of ``n_events`` events, generated a day at a time (memory stays flat).
+
+    Every alert clears eventually (lasting problems after 6–30 hours unless ``spec`` says
+    otherwise), and a day's alerts that outlive it clear or repeat on the following days, so
+    the stream looks like a real RMM's week after week: what a rules engine must keep in memory
+    is bounded by the alerts open at a time, not by the length of the stream.
+    """
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
+    spec = spec or StreamSpec(open_ended_hours=(6, 30))
+    # A day's stream starts a little before its day (a device behind a firewall may go offline two
+    # minutes before it) and ends long after (clears, repeats): events are merged in time order and
+    # released only up to a horizon the next day cannot reach back before.
+    pending: list[tuple[datetime, bool, str, AlertEvent]] = []
     produced = 0
     day = 0
     while produced < n_events:
-        stream = generate(seed + day, start=start + timedelta(days=day), hours=24, clients=clients,
-                          source="sim-rmm", id_prefix=f"d{day}-")
+        day_start = start + timedelta(days=day)
+        stream = generate(seed + day, start=day_start, hours=24, clients=clients, spec=spec, source="sim-rmm",
+                          id_prefix=f"d{day}-", cut=False)
         for e in stream.events:
-            yield e
+            heapq.heappush(pending, (e.at, e.kind != "raised", e.id, e))
+        horizon = day_start + timedelta(days=1) - timedelta(minutes=15)
+        while pending and pending[0][0] < horizon:
+            yield heapq.heappop(pending)[3]
             produced += 1
             if produced >= n_events:
                 return

@@ -18,28 +18,31 @@ def test_every_default_file_loads() -> None:
 
 
 def test_override_directory_replaces_files_by_name(tmp_path: Path) -> None:
-    (tmp_path / "noise.yaml").write_text("resolve:\n  clear_minutes: 15\n  status: resolved\n")
+    (tmp_path / "noise.yaml").write_text(
+        "rules:\n  - id: auto-resolve\n    type: auto_resolve\n    clear_minutes: 30\n    status: resolved\n"
+    )
     cfg = load("noise.yaml", NoiseConfig, tmp_path)
-    assert cfg.resolve.clear_minutes == 15 and cfg.resolve.status == "resolved"
+    (rule,) = cfg.rules
+    assert rule.clear_minutes == 30 and rule.status == "resolved"
     assert load_all(tmp_path)["tickets.yaml"] == load_all(None)["tickets.yaml"]  # absent file keeps the default
 
 
 def test_bad_value_names_file_key_and_reason(tmp_path: Path) -> None:
-    (tmp_path / "noise.yaml").write_text("resolve:\n  clear_minutes: soon\n")
+    (tmp_path / "noise.yaml").write_text("rules:\n  - id: hold\n    type: hold\n    minutes: soon\n")
     with pytest.raises(ConfigError) as info:
         load("noise.yaml", NoiseConfig, tmp_path)
-    assert info.value.file.endswith("noise.yaml") and info.value.key == "resolve.clear_minutes"
+    assert info.value.file.endswith("noise.yaml") and info.value.key == "rules[0].minutes"
     assert "number" in info.value.reason
 
 
 def test_unknown_key_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "noise.yaml").write_text("resolve:\n  clear_minuts: 5\n")
-    with pytest.raises(ConfigError, match="resolve.clear_minuts"):
+    (tmp_path / "noise.yaml").write_text("rules:\n  - id: hold\n    type: hold\n    minuts: 5\n")
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.minuts"):
         load("noise.yaml", NoiseConfig, tmp_path)
 
 
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
-    (tmp_path / "noise.yaml").write_text("resolve:\n  status: [closed\n")
+    (tmp_path / "noise.yaml").write_text("rules:\n  - id: [hold\n")
     with pytest.raises(ConfigError) as info:
         load("noise.yaml", NoiseConfig, tmp_path)
     assert "line" in info.value.key and "not valid YAML" in info.value.reason

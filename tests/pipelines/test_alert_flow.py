@@ -19,12 +19,15 @@ def stack(request, sim, make_context):
     return build_stack(sim, make_context, psa=request.param)
 
 
-def test_alert_becomes_one_ticket_with_an_explain_note(stack) -> None:
+def test_alert_becomes_one_ticket_with_an_explain_note_after_its_hold(stack) -> None:
     dev = stack.device("ACME-FS01", category="Server")
     stack.datto.raise_alert(dev, priority="High", diagnostics="Disk C: has 3% free",
                             context={"@class": "perf_disk_usage_ctx", "diskName": "C:"})
     report = stack.cycle()
-    assert report.events == 1 and report.decisions == {"open": 1}
+    assert report.events == 1 and report.decisions == {"hold": 1} and stack.our_tickets() == []
+    stack.advance(minutes=5)
+    report = stack.cycle()  # the rules tick: still unresolved 5 min after it was raised
+    assert report.decisions == {"open": 1}
     (ticket,) = stack.our_tickets()
     assert ticket["title"] == "High: Low disk space (C:) on ACME-FS01 (Acme Dental)"
     assert ticket["company"] == stack.company and ticket["status"] == "New" and not ticket["closed"]
@@ -35,13 +38,43 @@ def test_alert_becomes_one_ticket_with_an_explain_note(stack) -> None:
         assert link.psa_ticket_id == str(ticket["id"]) and ticket["marker"] == link.key and link.psa == stack.psa.vendor
 
 
+def test_a_blip_that_clears_inside_the_hold_leaves_no_ticket(stack) -> None:
+    dev = stack.device()
+    aid = stack.datto.raise_alert(dev)
+    stack.cycle()
+    stack.advance(minutes=3)
+    stack.datto.resolve(aid)
+    report = stack.cycle()
+    assert report.decisions == {"suppress": 1}
+    stack.advance(minutes=10)
+    stack.cycle()
+    assert stack.our_tickets() == []
+    with stack.ctx.db.session() as s:
+        link = s.scalar(sa.select(AlertLink))
+        assert (link.state, link.rule, link.ticket_key) == ("suppressed", "hold", None)
+        assert "inside the hold" in link.reason
+
+
+def test_a_blip_seen_by_one_poll_and_cleared_before_the_next_leaves_no_ticket(stack) -> None:
+    """The rules' timers wait for the poll: what cleared between two polls is only known at the second."""
+    aid = stack.datto.raise_alert(stack.device())
+    stack.cycle()  # the poll sees it open
+    stack.advance(minutes=2)
+    stack.datto.resolve(aid)
+    stack.advance(minutes=6)  # its hold ended 3 minutes ago, but no poll has seen that far yet
+    assert alerts.tick(stack.ctx).decisions == {}
+    report = stack.cycle()  # the next poll brings the clear
+    assert report.decisions == {"suppress": 1} and stack.our_tickets() == []
+
+
 def test_repeats_update_the_ticket_instead_of_opening_another(stack) -> None:
     dev = stack.device()
-    stack.datto.raise_alert(dev)
+    stack.raise_past_hold(dev)
     stack.cycle()
     stack.advance(minutes=10)
     stack.datto.raise_alert(dev)  # same device and check: same fingerprint, a new RMM alert
-    stack.cycle()
+    report = stack.cycle()
+    assert report.decisions == {"attach": 1}  # no hold for an update of an open ticket
     assert len(stack.our_tickets()) == 1
     (ticket,) = stack.our_tickets()
     (note,) = stack.psa.notes(ticket["id"])  # the explain note was updated, not re-posted
@@ -50,27 +83,35 @@ def test_repeats_update_the_ticket_instead_of_opening_another(stack) -> None:
         assert s.scalar(sa.select(TicketLink.repeat_count)) == 1
 
 
-def test_clear_notes_and_closes_the_ticket(stack) -> None:
+def test_clear_notes_and_closes_the_ticket_once_clear_for_15_minutes(stack) -> None:
     dev = stack.device()
-    aid = stack.datto.raise_alert(dev)
+    aid = stack.raise_past_hold(dev)
     stack.cycle()
     stack.advance(minutes=20)
     stack.datto.resolve(aid)
     report = stack.cycle()
-    assert report.decisions["clear"] == 1 and report.decisions["resolve"] == 1
+    assert report.decisions == {"clear": 1}
+    stack.advance(minutes=14)
+    assert stack.cycle().decisions == {}
+    (ticket,) = stack.our_tickets()
+    assert not ticket["closed"]
+    stack.advance(minutes=1)
+    assert stack.cycle().decisions == {"resolve": 1}
     (ticket,) = stack.our_tickets()
     assert ticket["closed"]
-    assert any("have cleared" in n for n in stack.psa.notes(ticket["id"]))
+    assert any("all 1 attached alert(s) have cleared and stayed clear 15 min" in n for n in stack.psa.notes(ticket["id"]))
 
 
 def test_a_ticket_a_person_touched_is_noted_but_left_open(stack) -> None:
     dev = stack.device()
-    aid = stack.datto.raise_alert(dev)
+    aid = stack.raise_past_hold(dev)
     stack.cycle()
     (ticket,) = stack.our_tickets()
     stack.psa.log_time(ticket["id"], 0.5)
     stack.advance(minutes=20)
     stack.datto.resolve(aid)
+    stack.cycle()
+    stack.advance(minutes=15)
     stack.cycle()
     after = stack.psa.ticket(ticket["id"])
     assert after["status"] == "New" and not after["closed"]
@@ -85,7 +126,7 @@ def test_unmapped_client_waits_and_is_released_when_mapped(sim, make_context, ps
     from pipelines import clients
 
     stack = build_stack(sim, make_context, map_client=False, psa=psa)
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     report = stack.cycle()
     assert report.blocked == 1 and stack.our_tickets() == []
     with stack.ctx.db.session() as s:
@@ -102,8 +143,8 @@ def test_unmapped_client_waits_and_is_released_when_mapped(sim, make_context, ps
 
 def test_malformed_vendor_payload_is_quarantined_and_the_sync_goes_on(stack) -> None:
     dev = stack.device()
-    stack.datto.raise_alert(dev)
-    bad = stack.datto.raise_alert(stack.device("ACME-WS02"))
+    stack.raise_past_hold(dev)
+    bad = stack.raise_past_hold(stack.device("ACME-WS02"))
     del stack.datto.alerts[bad]["alertSourceInfo"]
     report = stack.cycle()
     assert report.quarantined == 1 and len(stack.our_tickets()) == 1
@@ -117,18 +158,18 @@ def test_malformed_vendor_payload_is_quarantined_and_the_sync_goes_on(stack) -> 
 @pytest.mark.parametrize("psa", PSAS)
 def test_shadow_mode_decides_everything_and_writes_nothing(sim, make_context, psa) -> None:
     stack = build_stack(sim, make_context, mode="shadow", psa=psa)
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     report = stack.cycle()
-    assert report.decisions == {"open": 1}
+    assert report.decisions == {"hold": 1, "open": 1}
     assert stack.our_tickets() == []
     assert stack.psa.writes() == 0
     with stack.ctx.db.session() as s:
         assert s.scalar(sa.select(ActionRow.status).where(ActionRow.kind == "create_ticket")) == "shadow"
-        assert s.scalar(sa.select(sa.func.count()).select_from(DecisionRow)) == 1
+        assert set(s.scalars(sa.select(DecisionRow.rule))) == {"hold", "new-ticket"}
 
 
 def test_a_poll_that_lost_the_race_commits_nothing(stack) -> None:
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     stream = alerts.stream_name("datto-rmm")
     value, version = alerts.read_cursor(stack.ctx, stream)
     pulled = stack.ctx.rmm().pull_alert_events(value, stack.clock.now())
@@ -142,7 +183,7 @@ def test_a_poll_that_lost_the_race_commits_nothing(stack) -> None:
 
 
 def test_events_delivered_twice_decide_once(stack) -> None:
-    stack.datto.raise_alert(stack.device())
+    stack.raise_past_hold(stack.device())
     pulled = stack.ctx.rmm().pull_alert_events(None, stack.clock.now())
     alerts.ingest(stack.ctx, pulled.items, now=stack.clock.now(), rmm="datto-rmm")
     again = alerts.ingest(stack.ctx, pulled.items, now=stack.clock.now(), rmm="datto-rmm")  # a webhook + the poll

@@ -17,7 +17,7 @@ from tests.helpers import build_stack
 @pytest.fixture
 def stack(sim, make_context):
     s = build_stack(sim, make_context)
-    s.datto.raise_alert(s.device())
+    s.raise_past_hold(s.device())
     from pipelines import alerts
 
     alerts.poll(s.ctx)

@@ -17,7 +17,7 @@ from connectors.canonical import Ticket
 from connectors.errors import UnknownOutcome
 from pipelines import alerts, outbox, tickets
 from pipelines.state import Quarantine, TicketLink
-from tests.helpers import PSAS, build_stack
+from tests.helpers import IMMEDIATE_NOISE, PSAS, build_stack
 
 SEEN: list[list[str]] = []
 
@@ -30,7 +30,7 @@ def recording_consumer(ctx, session, batch: Sequence[Ticket], now: datetime) -> 
 @pytest.fixture(params=PSAS)
 def stack(request, sim, make_context):
     SEEN.clear()
-    return build_stack(sim, make_context, psa=request.param)
+    return build_stack(sim, make_context, psa=request.param, config_dir=IMMEDIATE_NOISE)  # the PSAs, not the noise rules
 
 
 def opened(stack) -> str:

@@ -28,11 +28,11 @@ def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.Comp
 
 
 def test_bad_config_file_stops_with_file_key_and_reason(env, tmp_path: Path) -> None:
-    (tmp_path / "noise.yaml").write_text("resolve:\n  clear_minutes: soon\n")
+    (tmp_path / "noise.yaml").write_text("rules:\n  - id: hold\n    type: hold\n    minutes: soon\n")
     result = cli({**env, "SWITCHBOARD_CONFIG_DIR": str(tmp_path)}, "status")
     assert result.returncode != 0
     assert "config error" in result.stderr and "noise.yaml" in result.stderr
-    assert "resolve.clear_minutes" in result.stderr
+    assert "rules[0].minutes" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 

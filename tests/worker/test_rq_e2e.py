@@ -18,7 +18,7 @@ from connectors.simulators.datto_rmm import DattoRmmSimulator
 from connectors.simulators.server import serve
 from pipelines import alerts, clients
 from pipelines.state import ActionRow, TicketLink
-from tests.helpers import settings_env
+from tests.helpers import PAST_HOLD, settings_env
 from worker import jobs
 
 pytestmark = pytest.mark.slow
@@ -69,8 +69,8 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:
 
 def test_alert_in_the_rmm_becomes_a_ticket_through_a_real_worker(live) -> None:
     ctx, datto, autotask, site, env = live
-    datto.raise_alert(datto.add_device(site, "ACME-FS01", category="Server"), diagnostics="Disk C: 2% free",
-                      context={"@class": "perf_disk_usage_ctx", "diskName": "C:"})
+    datto.schedule_alert(datto.add_device(site, "ACME-FS01", category="Server"), raise_at=datto.now() - PAST_HOLD,
+                         diagnostics="Disk C: 2% free", context={"@class": "perf_disk_usage_ctx", "diskName": "C:"})
     Queue(ctx.queue_name("poll"), connection=ctx.redis).enqueue(jobs.poll_alerts_job)
     worker = start_worker(env, burst=True)
     out, _ = worker.communicate(timeout=60)
@@ -83,7 +83,7 @@ def test_alert_in_the_rmm_becomes_a_ticket_through_a_real_worker(live) -> None:
 
 def test_worker_killed_mid_push_and_restarted_still_makes_exactly_one_ticket(live) -> None:
     ctx, datto, autotask, site, env = live
-    datto.raise_alert(datto.add_device(site, "ACME-FS01"))
+    datto.schedule_alert(datto.add_device(site, "ACME-FS01"), raise_at=datto.now() - PAST_HOLD)
     report = alerts.poll(ctx)
     # the PSA commits the ticket, then takes 5 s to answer: the worker will die in that window
     autotask.fail_next(200, method="POST", path=r"/V1.0/Tickets$", after_effect_delay=5.0)
@@ -119,7 +119,7 @@ def test_worker_killed_mid_push_and_restarted_still_makes_exactly_one_ticket(liv
 
 def test_sync_once_cli_runs_a_cycle_in_the_foreground(live) -> None:
     ctx, datto, autotask, site, env = live
-    datto.raise_alert(datto.add_device(site, "ACME-WS01"))
+    datto.schedule_alert(datto.add_device(site, "ACME-WS01"), raise_at=datto.now() - PAST_HOLD)
     proc = subprocess.run([sys.executable, "-m", "worker", "sync", "once", "--json"], env=env, cwd=ROOT,
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()

@@ -30,7 +30,7 @@ from connectors.webhooks import (
     verify_hmac,
 )
 from pipelines.state import Quarantine
-from tests.helpers import build_stack
+from tests.helpers import IMMEDIATE_NOISE, build_stack
 from worker import jobs
 from worker.webhooks import create_app
 
@@ -74,7 +74,7 @@ def signed(body: bytes, *, at: float = NOW, key: str = HMAC_KEY) -> dict[str, st
 
 @pytest.fixture
 def stack(sim, make_context):
-    return build_stack(sim, make_context, webhooks={
+    return build_stack(sim, make_context, config_dir=IMMEDIATE_NOISE, webhooks={  # the receiver, not the noise rules
         "secrets": {"datto_rmm": TOKEN, "signed_psa": HMAC_KEY, "autotask": AUTOTASK_KEY},
         "tenant_secrets": {"datto-rmm": {"acme": TENANT_TOKEN}},
         "max_body_bytes": 64_000,
