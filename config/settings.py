@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.autotask import AutotaskSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.hudu import HuduSettings
+from connectors.smtp import SmtpSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    """The relay for Switchboard's e-mails (SLA client communication and alerts); unset host: no e-mail."""
+    sla_tick_interval_seconds: float = 30.0
+    """How often due SLA clocks are evaluated (escalation steps, reminders)."""
+    directory_cache_seconds: int = 3600
+    """How long PSA resources, contacts and company names are cached for notifications."""
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""

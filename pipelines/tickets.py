@@ -29,6 +29,7 @@ __all__ = ["CONSUMERS", "Consumer", "TicketPollReport", "consumers", "ingest", "
 Consumer = Callable[[Any, Session, Sequence[Ticket], datetime], list[str]]
 
 CONSUMERS: list[str] = [
+    "pipelines.sla:consume",
 ]
 """``module:function`` of every ticket consumer, in the order they run."""
 
