@@ -28,6 +28,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Literal
@@ -170,7 +171,7 @@ class Mailer:
         """Send one message; returns who accepted it. Raises a classified :class:`ConnectorError`."""
         s = self.settings
         assert s.from_address is not None
-        data = self.message(email).as_bytes()
+        data = self.message(email).as_bytes(policy=email_policy.SMTP)  # CRLF line ends, as DATA needs
         smtp = self._connect()
         try:
             try:

@@ -214,6 +214,7 @@ class _Recorder:
         actions: list[outbox.Action] = []
         done: list[str] = []
         internal: list[str] = []
+        """who was meant to hear of it, among the MSP's people (a PSA note goes with it)"""
         note_text = ""
         if step.kind in ("patch", "escalate"):
             actions.append(self._patch(state, step))
@@ -244,7 +245,9 @@ class _Recorder:
                                         now=self.now, client=state.company))
             done.append(f"{role}: e-mail to {', '.join(addresses)}")
         if internal and self.policy.escalation.psa_notes:
-            body = f"{step.title[:1].upper()}{step.title[1:]}.\n\n{note_text}\n\nAlerted: {'; '.join(internal)}."
+            mailed = [d.partition(": e-mail to ")[2] for d in done if ": e-mail to " in d]
+            body = f"{step.title[:1].upper()}{step.title[1:]}.\n\n{note_text}\n\n" + (
+                f"E-mailed to {', '.join(mailed)}." if mailed else "Not e-mailed (no addresses or no e-mail set up).")
             actions.append(outbox.Action(
                 f"notify:{ticket}:{step.id}:psa-note", f"sla:{ticket}:psa", "add_note",
                 {"ticket": ticket, "psa_ticket_id": state.ticket_id, "body": body, "marker": f"sla:{ticket}:{step.id}",

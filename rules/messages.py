@@ -60,6 +60,8 @@ def check_template(source: str) -> None:
         _STRICT.from_string(source).render(**SAMPLE)
     except TemplateError as exc:
         raise TemplateProblem(f"template {_where(exc)}{exc.message or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. {{ 1 // 0 }}: the file is wrong, say so at load
+        raise TemplateProblem(f"template fails on sample data: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -88,4 +90,6 @@ def render(subject: str, body: str, context: dict[str, Any]) -> Rendered:
         markup = _HTML.from_string(body).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(f"template {_where(exc)}{exc.message or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a template's own bug on odd data ({{ title.split()[1] }})
+        raise TemplateProblem(f"template failed on this ticket's data: {type(exc).__name__}: {exc}") from None
     return Rendered(" ".join(title.split())[:250], markup.strip(), html_to_text(markup))

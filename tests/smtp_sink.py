@@ -27,7 +27,7 @@ class Received:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        return str(self.message["Subject"]).strip()  # a long subject is folded after "Subject:"
 
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.errors import AuthError, NotConfigured, ServerError, TransportError, UnknownOutcome, ValidationFailed
+from connectors.errors import (
+    AuthError,
+    NotConfigured,
+    ServerError,
+    TransportError,
+    UnknownOutcome,
+    ValidationFailed,
+)
 from connectors.smtp import Email, Mailer, SmtpSettings
 from tests.smtp_sink import free_port, smtp_server
 
