@@ -512,7 +512,7 @@ def span(delta: timedelta) -> str:
     if minutes < 120:
         return f"{minutes} min"
     hours = minutes / 60
-    return f"{hours:g} h" if hours < 48 else f"{hours / 24:.1f} d"
+    return f"{hours:g} h" if hours <= 120 else f"{hours / 24:.1f} d"
 
 
 def clocks(state: SlaState, now: datetime, policy: Policy) -> list[ClockView]:

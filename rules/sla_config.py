@@ -21,7 +21,15 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "AutomationConfig",
@@ -406,21 +414,34 @@ class EscalationConfig(_Strict):
             raise ValueError("the dispatcher role is required (the playbook's alerts all go to the Service Dispatcher)")
         return value
 
-    @model_validator(mode="after")
-    def _known_roles(self) -> EscalationConfig:
-        known = set(self.roles) | set(BUILTIN_ROLES)
-        wanted: list[tuple[str, str]] = []
-        for name in ("unassigned", "unacknowledged", "escalated_unacknowledged"):
-            chain: ChainConfig = getattr(self.chains, name)
-            for i, step in enumerate(chain.steps):
-                wanted += [(f"chains.{name}.steps[{i}].notify", r) for r in step.notify]
-        wanted += [("escalation.decision_point", r) for r in self.escalation.decision_point]
-        for target, roles in self.breach.items():
-            wanted += [(f"breach.{target}", r) for r in roles]
+    @staticmethod
+    def _check_roles(info: ValidationInfo, wanted: list[tuple[str, str]]) -> None:
+        known = set(info.data.get("roles") or {}) | set(BUILTIN_ROLES)
         for where, role in wanted:
             if role not in known:
                 raise ValueError(f"{where}: unknown role {role!r} (known: {', '.join(sorted(known))})")
-        return self
+
+    @field_validator("chains")
+    @classmethod
+    def _chain_roles(cls, value: Chains, info: ValidationInfo) -> Chains:
+        wanted = []
+        for name in ("unassigned", "unacknowledged", "escalated_unacknowledged"):
+            for i, step in enumerate(getattr(value, name).steps):
+                wanted += [(f"{name}.steps[{i}].notify", r) for r in step.notify]
+        cls._check_roles(info, wanted)
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _decision_roles(cls, value: EscalationAction, info: ValidationInfo) -> EscalationAction:
+        cls._check_roles(info, [("decision_point", r) for r in value.decision_point])
+        return value
+
+    @field_validator("breach")
+    @classmethod
+    def _breach_roles(cls, value: dict[str, list[str]], info: ValidationInfo) -> dict[str, list[str]]:
+        cls._check_roles(info, [(target, r) for target, roles in value.items() for r in roles])
+        return value
 
     def scale_for(self, priority: int) -> float:
         return self.scale.get(priority, max(self.scale.values(), default=1.0))
@@ -561,13 +582,14 @@ class MessagesConfig(_Strict):
             raise ValueError(f"missing message(s): {', '.join(missing)}")
         return value
 
-    @model_validator(mode="after")
-    def _overrides_exist(self) -> MessagesConfig:
-        for client, over in self.clients.items():
+    @field_validator("clients")
+    @classmethod
+    def _overrides_exist(cls, value: dict[str, ClientMessages]) -> dict[str, ClientMessages]:
+        for client, over in value.items():
             for name in over.messages:
                 if name not in MESSAGES:
-                    raise ValueError(f"clients.{client}.messages.{name}: no such message (known: {', '.join(MESSAGES)})")
-        return self
+                    raise ValueError(f"{client}.messages.{name}: no such message (known: {', '.join(MESSAGES)})")
+        return value
 
     def message(self, name: str, client: str | None) -> MessageTemplate:
         base = self.messages[name]

@@ -143,14 +143,14 @@ def explain_data(ctx: Any, ticket: str, now: datetime | None = None) -> dict[str
             raise UserError(f"no SLA clocks for ticket {ticket!r} (give the PSA ticket id or number; "
                             "tickets appear after the next PSA poll)")
         state = SlaState.from_dict(row.state)
-        events = [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in s.scalars(
+        zone = policy.calendar(state.company).zone
+        events = [{"at": e.at.astimezone(zone).isoformat(), "kind": e.kind, "detail": e.detail} for e in s.scalars(
             sa.select(SlaEvent).where(SlaEvent.ticket_key == row.key).order_by(SlaEvent.at, SlaEvent.id))]
         actions = {a.key: {"status": a.status, "kind": a.kind, "error": a.last_error,
                            "outcome": (a.result or {}).get("outcome")}
                    for a in s.scalars(sa.select(ActionRow).where(
                        sa.or_(ActionRow.key.like(f"notify:{row.key}:%"), ActionRow.key.like(f"sla:{row.key}:%"))))}
         next_due = row.next_due
-    zone = policy.calendar(state.company).zone
 
     def local(at: datetime | None) -> str | None:
         return at.astimezone(zone).isoformat() if at else None
