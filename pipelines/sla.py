@@ -149,10 +149,10 @@ class _Recorder:
         engineer = d.member(state.assigned_to) or {}
         sla = {f"{t}_due": _fmt(views[t].due, zone) for t in views}
         if "target" in step.data:
-            sla.update(target=step.data["target"], due=_fmt(datetime.fromisoformat(step.data["due"]), zone))
+            sla.update(target=step.data["target"], due=_fmt(step.data["due"], zone))
         waiting = {}
         if "since" in step.data:
-            waiting = {"since": _fmt(datetime.fromisoformat(step.data["since"]), zone), "hours": step.data["hours"]}
+            waiting = {"since": _fmt(step.data["since"], zone), "hours": step.data["hours"]}
         return {
             "ticket": {"id": state.ticket_id, "number": state.number or state.ticket_id, "title": state.title,
                        "priority": state.priority or self.policy.sla.default_priority, "status": state.status,
@@ -217,8 +217,10 @@ class _Recorder:
         """who was meant to hear of it, among the MSP's people (a PSA note goes with it)"""
         note_text = ""
         if step.kind in ("patch", "escalate"):
-            actions.append(self._patch(state, step))
-            done.append("PSA " + ("tier change" if step.kind == "escalate" else step.title))
+            patch = self._patch(state, step)
+            if patch is not None:
+                actions.append(patch)
+                done.append("PSA " + ("tier change" if step.kind == "escalate" else step.title))
         context = self._context(state, step) if step.sends else {}
         for role, name in step.sends:
             addresses, why = self._addresses(state, role, context)
@@ -260,17 +262,20 @@ class _Recorder:
         prefix = ("shadow" if self.ctx.shadow else "sent") if actions else "not sent"
         return f"{prefix}: {summary}"
 
-    def _patch(self, state: SlaState, step: Step) -> outbox.Action:
+    def _patch(self, state: SlaState, step: Step) -> outbox.Action | None:
+        """The PSA change a step makes (None: nothing to change, e.g. tiers that have no PSA board)."""
         psa = state.psa
         if step.kind == "escalate":
             tier = self.policy.escalation.escalation.tiers[state.tier + 1]
             patch = TicketPatch(
-                status=TicketStatus(self.policy.escalation.escalation.set_status),
+                status=TicketStatus(self.policy.escalation.escalation.set_status) if step.data.get("set_status") else None,
                 board=tier.board,
                 assigned_to=Ref(vendor=psa, id=tier.resource) if tier.resource else None,
             )
         else:
             patch = TicketPatch(status=TicketStatus(step.data["status"]))
+        if patch.is_empty():
+            return None
         return outbox.Action(
             f"sla:{state.key}:{step.id}", f"sla:{state.key}:psa", "update_ticket",
             {"ticket": state.key, "psa_ticket_id": state.ticket_id, "patch": patch.model_dump(mode="json", exclude_none=True)},

@@ -66,6 +66,8 @@ def _chain(state: SlaState, policy: Policy, name: str, rule: str, anchor: dateti
     measure = policy.measure("internal_response", state.company)
     out = []
     for i, cfg in enumerate(chain.steps, 1):
+        if f"{rule}:{i}" in state.steps:
+            continue  # taken: nothing to compute
         after = cfg.after * scale
         at = reach(anchor, after, measure, state.pauses)
         if at is None:
@@ -76,7 +78,8 @@ def _chain(state: SlaState, policy: Policy, name: str, rule: str, anchor: dateti
 
 
 def steps(state: SlaState, policy: Policy) -> list[Step]:
-    """Every step the ticket's state calls for now (taken or not), with its due time."""
+    """The steps the ticket's state calls for now, with their due times (chain steps already taken are
+    left out; :func:`plan` leaves out the rest)."""
     if not state.open:
         return []
     auto, esc, sla = policy.automation, policy.escalation, policy.sla
@@ -108,7 +111,7 @@ def steps(state: SlaState, policy: Policy) -> list[Step]:
     if w.enabled and state.waiting_since is not None:
         n, since = state.waiting_episode, state.waiting_since
         last = max(since, state.last_client_activity_at or since)
-        data = {"since": since.isoformat()}
+        data: dict[str, Any] = {"since": since}
         out.append(Step(f"waiting-{n}:remind", f"waiting-{n}", last + w.remind_after, "notify",
                         (("engineer", "waiting_engineer"), ("contact", "waiting_client")),
                         title=f"waiting on client, no update for {span(w.remind_after)}",
@@ -138,6 +141,10 @@ def steps(state: SlaState, policy: Policy) -> list[Step]:
                     "last_tier": state.tier >= len(tiers) - 1}
             if state.tier < len(tiers) - 1:
                 info["to_tier"] = tiers[state.tier + 1].name
+                # an acknowledged ticket goes back to a not-acknowledged status, so the new engineer's
+                # acknowledgement can be seen; a New/Assigned one already is (and is left alone)
+                info["set_status"] = policy.matches(sla.targets.internal_response.met_by.statuses, state.status,
+                                                    state.status_label)
                 sends: list[tuple[str, str]] = []
                 if esc.escalation.notify_client:
                     sends.append(("contact", "escalated_client"))
@@ -158,14 +165,14 @@ def steps(state: SlaState, policy: Policy) -> list[Step]:
     # response targets missed
     targets = sla.targets_for(state.priority)
     for target in ("internal_response", "client_response"):
-        if target in state.met:
+        if target in state.met or f"breach:{target}" in state.steps:
             continue
         at = reach(state.created_at, getattr(targets, target), policy.measure(target, state.company), state.pauses)
         if at is not None:
             roles = esc.breach.get(target, [])  # type: ignore[call-overload]
             out.append(Step(f"breach:{target}", "breach", at, "notify", tuple((r, "breach") for r in roles),
                             title=f"{target.replace('_', ' ')} target missed",
-                            data={"target": target.replace("_", " "), "due": at.isoformat()}))
+                            data={"target": target.replace("_", " "), "due": at}))
     return out
 
 
@@ -205,6 +212,6 @@ def take(state: SlaState, step: Step, outcome: str, now: datetime, *, acted: boo
     if step.kind == "escalate" and acted:
         state.tier += 1
         state.tier_started_at = now
-        state.tier_reset_seen = False
+        state.tier_reset_seen = not step.data.get("set_status")
         state.tier_ack_at = None
 

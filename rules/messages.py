@@ -13,12 +13,13 @@ At send time unknown variables render empty (a client's odd data never stops a n
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["SAMPLE", "Rendered", "check_template", "html_to_text", "render"]
@@ -83,11 +84,17 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    """Compiling is most of a render's cost; a policy has a few dozen templates."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def render(subject: str, body: str, context: dict[str, Any]) -> Rendered:
     """Render one message; raises :class:`TemplateProblem` (never anything else) if it cannot."""
     try:
-        title = _TEXT.from_string(subject).render(**context)
-        markup = _HTML.from_string(body).render(**context)
+        title = _compiled(subject, False).render(**context)
+        markup = _compiled(body, True).render(**context)
     except TemplateError as exc:
         raise TemplateProblem(f"template {_where(exc)}{exc.message or exc}") from None
     except Exception as exc:  # noqa: BLE001 - a template's own bug on odd data ({{ title.split()[1] }})

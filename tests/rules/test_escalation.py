@@ -273,3 +273,13 @@ def test_priorities_without_chains_get_no_alerts_but_keep_their_clocks() -> None
     r.until(T0 + 13 * 60 * M, step=30 * M)
     assert not [i for i in r.ids() if i.startswith(("unassigned", "escalation"))]
     assert "received" in r.ids()
+
+
+def test_escalating_a_ticket_nobody_acknowledged_leaves_its_status_alone() -> None:
+    r = Run()
+    r.see(T0)  # New, unassigned: already "not acknowledged"
+    r.until(T0 + 121 * M)
+    step = r.state.steps["escalation:tier1"]
+    assert step["outcome"] == "send" and r.state.tier == 1 and r.state.tier_reset_seen
+    r.see(T0 + 130 * M, assigned_to="29682002", status=TicketStatus.in_progress)
+    assert r.state.tier_ack_at == T0 + 130 * M
