@@ -45,8 +45,16 @@ class Directory:
         self.prefix = f"{prefix}:dir:{getattr(psa, 'vendor', 'psa')}"
         self.ttl = ttl
         self.calls = 0
+        self._memo: dict[str, dict[str, dict[str, Any]]] = {}
+        """What this object read already: one Directory serves one tick or one poll batch."""
 
     def _load(self, name: str, fetch: Any, *, fresh: bool = False) -> dict[str, dict[str, Any]]:
+        if not fresh and name in self._memo:
+            return self._memo[name]
+        self._memo[name] = rows = self._read(name, fetch, fresh=fresh)
+        return rows
+
+    def _read(self, name: str, fetch: Any, *, fresh: bool) -> dict[str, dict[str, Any]]:
         key = f"{self.prefix}:{name}"
         cached = {} if fresh else self.redis.hgetall(key)
         if cached:
@@ -139,10 +147,9 @@ class Notifier:
             headers={"X-Switchboard-Key": payload["key"]},
         )
         result = self.mailer.send(email)
-        result["outcome"] = (
-            f"sent again with the same Message-ID to {', '.join(result['accepted'])} (an earlier attempt failed)"
-            if retry else f"sent to {', '.join(result['accepted'])}"  # type: ignore[arg-type]
-        )
+        accepted = ", ".join(str(a) for a in result["accepted"])  # type: ignore[attr-defined]
+        result["outcome"] = (f"sent again with the same Message-ID to {accepted} (an earlier attempt failed)"
+                             if retry else f"sent to {accepted}")
         return result
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from config.loader import ConfigError
 from connectors.canonical import Ref, Ticket, TicketPatch, TicketStatus, utc
+from connectors.errors import ConnectorError
 from pipelines import outbox, quarantine
 from pipelines.notify import Directory, DirectoryUnavailable, email_action
 from pipelines.state import SlaEvent, SlaTicket
@@ -86,20 +87,20 @@ def _fmt(at: datetime | None, zone: Any) -> str:
 class _Recorder:
     """Takes the due steps of tickets in one transaction and records what they cause."""
 
-    def __init__(self, ctx: Any, session: Session, policy: Policy, now: datetime) -> None:
+    def __init__(self, ctx: Any, session: Session, policy: Policy, now: datetime,
+                 directory: Directory | None = None) -> None:
         self.ctx = ctx
         self.session = session
         self.policy = policy
         self.now = now
         self.groups: set[str] = set()
         self.report = SlaReport()
-        self._directory: Directory | None = None
+        self._directory = directory
 
     @property
     def directory(self) -> Directory:
         if self._directory is None:
-            self._directory = Directory(self.ctx.psa(), self.ctx.redis, self.ctx.prefix,
-                                        ttl=self.ctx.settings.directory_cache_seconds)
+            self._directory = directory_of(self.ctx)
         return self._directory
 
     def events(self, key: str, events: Sequence[Event]) -> None:
@@ -283,6 +284,14 @@ class _Recorder:
         )
 
 
+def directory_of(ctx: Any) -> Directory:
+    try:
+        psa = ctx.psa()
+    except ConnectorError as exc:  # e.g. PSA credentials missing: wait, as if it were unreachable
+        raise DirectoryUnavailable(f"the PSA connector cannot be built: {exc}") from None
+    return Directory(psa, ctx.redis, ctx.prefix, ttl=ctx.settings.directory_cache_seconds)
+
+
 def consume(ctx: Any, session: Session, tickets: Sequence[Ticket], now: datetime) -> list[str]:
     """Ticket consumer: fold each new/changed ticket into its clocks and take the steps now due."""
     policy = policy_of(ctx)
@@ -313,16 +322,18 @@ def tick(ctx: Any, *, now: datetime | None = None, limit: int = 1000) -> SlaRepo
             sa.select(SlaTicket.key).where(SlaTicket.next_due <= now).order_by(SlaTicket.next_due).limit(limit)
         ))
     groups: set[str] = set()
+    directory: Directory | None = None
     for key in keys:
         with ctx.db.session() as s:
             row = _lock(s, key, skip_locked=True)
             if row is None or row.next_due is None or row.next_due > now:
                 continue  # another worker has it, or took it already
-            rec = _Recorder(ctx, s, policy, now)
+            rec = _Recorder(ctx, s, policy, now, directory)
             rec.act(row, SlaState.from_dict(row.state))
             report.tickets += 1
             report.steps.update(rec.report.steps)
             report.deferred += rec.report.deferred
             groups |= rec.groups
+            directory = rec._directory  # one directory (and its reads) for the whole tick
     report.groups = sorted(groups)
     return report

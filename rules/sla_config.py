@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_WORKWEEK: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
 BUILTIN_ROLES = ("engineer", "contact")
 """Recipients taken from the ticket: the assigned resource and the ticket's contact."""
 
@@ -164,9 +166,7 @@ class CalendarConfig(_Strict):
     subdivision: str | None = None
     """State/province/region for regional holidays (``NY``, ``ENG``, ``NSW``…)."""
     holidays: bool = True
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
-    )
+    days: list[Weekday] = Field(default_factory=lambda: list(_WORKWEEK), min_length=1)
     start: Minutes = 8 * 60
     end: Minutes = 17 * 60
     closures: list[date] = Field(default_factory=list)
@@ -193,7 +193,7 @@ class ClientCalendar(_Strict):
     country: str | None = None
     subdivision: str | None = None
     holidays: bool | None = None
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = None
+    days: list[Weekday] | None = None
     start: Minutes | None = None
     end: Minutes | None = None
     closures: list[date] = Field(default_factory=list)
@@ -380,6 +380,10 @@ class EscalationAction(_Strict):
         return self
 
 
+ResponseTarget = Literal["internal_response", "client_response"]
+_BREACH: dict[ResponseTarget, list[str]] = {"client_response": ["dispatcher"]}
+
+
 class EscalationConfig(_Strict):
     version: int = 1
     roles: dict[str, RoleConfig] = Field(default_factory=lambda: {
@@ -399,9 +403,7 @@ class EscalationConfig(_Strict):
     response target is 2 h instead of 30 min)."""
     chains: Chains = Chains()
     escalation: EscalationAction = EscalationAction()
-    breach: dict[Literal["internal_response", "client_response"], list[str]] = Field(
-        default_factory=lambda: {"client_response": ["dispatcher"]}
-    )
+    breach: dict[ResponseTarget, list[str]] = Field(default_factory=lambda: dict(_BREACH))
     """Who is told when a response target is missed (message ``breach``)."""
 
     @field_validator("roles")

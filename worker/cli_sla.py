@@ -72,13 +72,12 @@ def deadline(
 ) -> None:
     """The internal-response, client-response and escalation due times of a ticket created at --created."""
     from config.loader import load_all
-    from config.settings import Settings
+    from config.settings import load_settings
     from rules.sla import BusinessCalendar, Policy, deadlines
     from rules.sla_config import check_country
     from worker.cli import UserError, console
 
-    settings = Settings()
-    policy = Policy.from_configs(load_all(settings.config_dir))
+    policy = Policy.from_configs(load_all(load_settings().config_dir))
     if priority not in policy.sla.priorities:
         known = ", ".join(str(p) for p in sorted(policy.sla.priorities))
         raise UserError(f"--priority {priority}: no such priority in sla.yaml (known: {known})")
@@ -279,15 +278,15 @@ def preview(
 ) -> None:
     """Render a message with sample data: how it reads, and whether an override works."""
     from config.loader import load_all
-    from config.settings import Settings
+    from config.settings import load_settings
     from rules.messages import SAMPLE, render
-    from rules.sla_config import MESSAGES
+    from rules.sla_config import MESSAGES, MessagesConfig
     from worker.cli import UserError, console
 
     if message not in MESSAGES:
         raise UserError(f"no message {message!r} (known: {', '.join(MESSAGES)})")
-    configs = load_all(Settings().config_dir)
-    messages = configs["messages.yaml"]
+    messages = load_all(load_settings().config_dir)["messages.yaml"]
+    assert isinstance(messages, MessagesConfig)
     template = messages.message(message, client)
     context = {**SAMPLE, "sender": messages.sender_for(client).model_dump()}
     rendered = render(template.subject, template.body, context)

@@ -290,3 +290,16 @@ def test_two_workers_racing_notify_exactly_once(stack, make_context) -> None:
     keys = [a.key for a in stack.actions()]
     assert len(keys) == len(set(keys)) == 12 * 3
     assert {a.status for a in stack.actions()} == {"done"}
+
+
+def test_people_and_company_names_are_read_from_the_psa_once_and_cached(stack) -> None:
+    for i in range(5):
+        stack.new_ticket(f"Server {i} down")
+    stack.cycle()
+    stack.advance(minutes=15)
+    stack.cycle()
+    assert len(stack.mail_to("jane@acme.example")) == 5 and len(stack.mail_to("dispatch@msp.example")) == 5
+    assert stack.at.count("POST", r"/Contacts/query") == 1
+    assert stack.at.count("POST", r"/Companies/query") == 1
+    (first,) = stack.sink.to("dispatch@msp.example")[:1]
+    assert "(Acme Dental, P1)" in first.text()
