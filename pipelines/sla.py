@@ -165,8 +165,9 @@ class _Recorder:
             "step": {"rule": step.rule, "number": step.number, "title": step.title,
                      "elapsed": step.data.get("elapsed", span(self.now - step.at)), "due": _fmt(step.at, zone)},
             "recipients": [self._title(r) for r, _ in step.sends],
-            "escalation": {"from_tier": "", "to_tier": "", "threshold": "", "last_tier": False,
-                           **{k: v for k, v in step.data.items() if k in ("from_tier", "to_tier", "threshold", "last_tier")}},
+            "escalation": {"from_tier": "", "to_tier": "", "threshold": "", "last_tier": False, "moved": False,
+                           **{k: v for k, v in step.data.items()
+                              if k in ("from_tier", "to_tier", "threshold", "last_tier", "moved")}},
             "sla": {"target": "", "due": "", **sla},
             "waiting": {"since": "", "hours": 0, **waiting},
         }

@@ -141,6 +141,7 @@ def steps(state: SlaState, policy: Policy) -> list[Step]:
                     "last_tier": state.tier >= len(tiers) - 1}
             if state.tier < len(tiers) - 1:
                 info["to_tier"] = tiers[state.tier + 1].name
+                info["moved"] = tiers[state.tier + 1].board is not None
                 # an acknowledged ticket goes back to a not-acknowledged status, so the new engineer's
                 # acknowledgement can be seen; a New/Assigned one already is (and is left alone)
                 info["set_status"] = policy.matches(sla.targets.internal_response.met_by.statuses, state.status,

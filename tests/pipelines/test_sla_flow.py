@@ -106,6 +106,8 @@ def test_escalation_moves_the_ticket_up_a_tier_and_restarts_the_acknowledgement_
     assert stack.mail_to("dispatch@msp.example") == [f"SLA missed: client response on P1 ticket #{number}",
                                                       f"Ticket #{number} escalated to Level 2"]
     assert stack.mail_to("level2@msp.example") == [f"Escalated to you: ticket #{number} (Level 2)"]
+    (told,) = [r for r in stack.sink.to("dispatch@msp.example") if "escalated" in r.subject]
+    assert "needs to be escalated to Level 2. Switchboard moved it to the Level 2 queue." in told.text()
 
     stack.advance(minutes=15)
     stack.cycle()  # the poll also sees our change (Level 2, Assigned) land
