@@ -17,9 +17,13 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.autotask import AutotaskSettings
+from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
+from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
+from connectors.ninjaone import NinjaOneSettings
 from connectors.smtp import SmtpSettings
+from connectors.tactical_rmm import TacticalRmmSettings
 
 __all__ = ["Settings", "load_settings"]
 
@@ -66,6 +70,10 @@ class Settings(BaseSettings):
     datto_rmm: DattoRmmSettings = DattoRmmSettings()
     autotask: AutotaskSettings = AutotaskSettings()
     hudu: HuduSettings = HuduSettings()
+    connectwise_psa: ConnectWisePsaSettings = ConnectWisePsaSettings()
+    halopsa: HaloPsaSettings = HaloPsaSettings()
+    ninjaone: NinjaOneSettings = NinjaOneSettings()
+    tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
     smtp: SmtpSettings = SmtpSettings()
     """The relay for Switchboard's e-mails (SLA client communication and alerts); unset host: no e-mail."""
     sla_tick_interval_seconds: float = 30.0

@@ -32,7 +32,9 @@ Status / priority maps
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -64,14 +66,20 @@ from connectors.canonical import (
     utc,
 )
 from connectors.cursor import TimeCursor
-from connectors.errors import NotFound, ValidationFailed
+from connectors.errors import NotFound, PermissionDenied, ValidationFailed
 from connectors.http import VendorHttp
 from connectors.pagination import NextUrlPaginator, PageRequest, paginate
 from connectors.protocols import Pull
+from connectors.psa_maps import Choice, TicketMaps, find_choice, marker_line, marker_of_text
 from connectors.ratelimit import Limit
+from connectors.webhooks import WebhookDelivery, WebhookRejected, check_timestamp, header, json_body
+
+log = logging.getLogger("switchboard.autotask")
 
 VENDOR = "autotask"
 MAX_RECORDS = 500
+MAPS_TTL = 3600.0
+"""How long the tenant's picklists are trusted before being read again."""
 CREDENTIALS = (
     "SWITCHBOARD_AUTOTASK__USERNAME / SWITCHBOARD_AUTOTASK__SECRET / SWITCHBOARD_AUTOTASK__INTEGRATION_CODE"
 )
@@ -108,6 +116,12 @@ class AutotaskSettings(BaseModel):
     priority_map: dict[int, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITY_MAP))
     web_url: str | None = None
     """Base of links for people, e.g. ``https://ww14.autotask.net/`` (from ZoneInformation)."""
+    tenant_picklists: bool = True
+    """Read statuses, priorities, queues and issue types from the tenant's picklists
+    (``/V1.0/Tickets/entityInformation/fields``, once an hour); the maps above then only
+    override. ``false``: use the maps above alone."""
+    api_resource_id: int | None = None
+    """The API user's resource id: its notes count as Switchboard's even without a marker."""
     requests_per_hour: int = 10000
     timeout_seconds: float = 30.0
 
@@ -181,23 +195,64 @@ class AtTimeEntry(VendorModel):
     summary_notes: str | None = Field("", alias="summaryNotes")
 
 
+class AtPicklistValue(VendorModel):
+    value: str
+    label: str = ""
+    is_default_value: bool | None = Field(None, alias="isDefaultValue")
+    sort_order: int | None = Field(None, alias="sortOrder")
+    parent_value: str | None = Field(None, alias="parentValue")
+    is_active: bool | None = Field(True, alias="isActive")
+    is_system: bool | None = Field(None, alias="isSystem")
+
+
+class AtFieldInfo(VendorModel):
+    name: str
+    is_pick_list: bool | None = Field(None, alias="isPickList")
+    picklist_values: list[AtPicklistValue] | None = Field(None, alias="picklistValues")
+
+
+PICKLISTS = ("status", "priority", "queueID", "issueType", "subIssueType", "ticketType", "source",
+             "serviceLevelAgreementID")
+"""Ticket picklists Switchboard reads from the tenant."""
+
+
 # -- mapping (pure) --------------------------------------------------------------------------------
 
 
-def marker_of_text(text: str | None) -> str | None:
-    """The ``[switchboard:…]`` marker line in a body, if any."""
-    if not text:
-        return None
-    start = text.rfind("[switchboard:")
-    if start < 0:
-        return None
-    end = text.find("]", start)
-    return text[start + len("[switchboard:") : end] if end > start else None
+def choices_of(values: list[AtPicklistValue]) -> list[Choice]:
+    return [Choice(v.value, v.label, parent=v.parent_value or None, active=v.is_active is not False,
+                   is_default=bool(v.is_default_value), is_system=bool(v.is_system), sort=v.sort_order or 0)
+            for v in values]
 
 
-def ticket_of(t: AtTicket, settings: AutotaskSettings) -> Ticket:
-    status = settings.status_map.get(t.status or 0, TicketStatus.other)
-    inverse_priority = {v: k for k, v in settings.priority_map.items()}
+def maps_of(settings: AutotaskSettings, picklists: Mapping[str, list[Choice]] | None = None) -> TicketMaps:
+    """Status and priority maps: the tenant's picklists (when read) under the maps in settings.
+
+    Without picklists the settings' maps are the whole truth (Autotask's shipped values by
+    default). With them, the system statuses keep their documented meaning (5 = Complete), the
+    others map by label, and a map *set* in settings overrides both.
+    """
+    explicit = settings.model_fields_set
+    if picklists is None:
+        return TicketMaps.build(
+            [Choice(str(v), str(v)) for v in settings.status_map], [],
+            status_overrides={str(k): v for k, v in settings.status_map.items()},
+            priority_overrides={k: str(v) for k, v in settings.priority_map.items()},
+        )
+    statuses = picklists.get("status", [])
+    return TicketMaps.build(
+        statuses,
+        picklists.get("priority", []),
+        status_overrides={str(k): v for k, v in settings.status_map.items()} if "status_map" in explicit else None,
+        priority_overrides={k: str(v) for k, v in settings.priority_map.items()} if "priority_map" in explicit else None,
+        fixed={str(k): v for k, v in DEFAULT_STATUS_MAP.items() if any(c.id == str(k) and c.is_system for c in statuses)},
+        preferred_ids=[str(k) for k in DEFAULT_STATUS_MAP],
+    )
+
+
+def ticket_of(t: AtTicket, settings: AutotaskSettings, maps: TicketMaps | None = None) -> Ticket:
+    maps = maps or maps_of(settings)
+    status = maps.status_of(t.status)
     web = (settings.web_url or "").rstrip("/")
     return Ticket(
         ref=Ref(vendor=VENDOR, id=str(t.id)),
@@ -205,8 +260,8 @@ def ticket_of(t: AtTicket, settings: AutotaskSettings) -> Ticket:
         title=t.title or "",
         description=t.description or "",
         status=status,
-        status_label=str(t.status) if t.status is not None else "",
-        priority=inverse_priority.get(t.priority or 0),
+        status_label=maps.labels.get(str(t.status), str(t.status)) if t.status is not None else "",
+        priority=maps.priority_of(t.priority),
         type=str(t.issue_type) if t.issue_type is not None else None,
         subtype=str(t.sub_issue_type) if t.sub_issue_type is not None else None,
         board=str(t.queue_id) if t.queue_id is not None else None,
@@ -225,19 +280,37 @@ def ticket_of(t: AtTicket, settings: AutotaskSettings) -> Ticket:
     )
 
 
-def status_value(status: TicketStatus, settings: AutotaskSettings) -> int:
-    for value, mapped in settings.status_map.items():
-        if mapped == status:
-            return value
-    raise ValueError(f"no Autotask status is mapped to {status.value}; set SWITCHBOARD_AUTOTASK__STATUS_MAP")
+def status_value(status: TicketStatus, maps: TicketMaps) -> int:
+    value = maps.status_id(status)
+    if value is None:
+        raise ValidationFailed(f"no Autotask status is mapped to {status.value}; set SWITCHBOARD_AUTOTASK__STATUS_MAP",
+                               vendor=VENDOR)
+    return int(value)
 
 
-def ticket_body(draft: TicketDraft, settings: AutotaskSettings) -> dict[str, Any]:
+def priority_value(priority: int, maps: TicketMaps) -> int:
+    value = maps.priority_id(priority) or maps.priority_id(3)
+    if value is None:
+        raise ValidationFailed(f"no Autotask priority is mapped to P{priority}; set SWITCHBOARD_AUTOTASK__PRIORITY_MAP",
+                               vendor=VENDOR)
+    return int(value)
+
+
+def ticket_body(
+    draft: TicketDraft,
+    settings: AutotaskSettings,
+    maps: TicketMaps | None = None,
+    *,
+    issue_type: int | None = None,
+    sub_issue_type: int | None = None,
+) -> dict[str, Any]:
+    """The create body; ``issue_type``/``sub_issue_type`` are the draft's names already resolved."""
+    maps = maps or maps_of(settings)
     body: dict[str, Any] = {
         "title": draft.title[:255],
-        "description": (draft.description + f"\n\n[switchboard:{draft.marker}]")[:8000],
-        "status": status_value(draft.status, settings),
-        "priority": settings.priority_map.get(draft.priority, settings.priority_map.get(3, 2)),
+        "description": (draft.description + "\n\n" + marker_line(draft.marker))[:8000],
+        "status": status_value(draft.status, maps),
+        "priority": priority_value(draft.priority, maps),
         "externalID": draft.marker,
         "ticketType": settings.ticket_type,
     }
@@ -247,27 +320,36 @@ def ticket_body(draft: TicketDraft, settings: AutotaskSettings) -> dict[str, Any
         body["queueID"] = settings.queue_id
     if settings.ticket_source is not None:
         body["source"] = settings.ticket_source
-    if draft.type and draft.type.isdigit():
-        body["issueType"] = int(draft.type)
-    if draft.subtype and draft.subtype.isdigit():
-        body["subIssueType"] = int(draft.subtype)
+    if issue_type is not None or (draft.type and draft.type.isdigit()):
+        body["issueType"] = issue_type if issue_type is not None else int(draft.type or 0)
+    if sub_issue_type is not None or (draft.subtype and draft.subtype.isdigit()):
+        body["subIssueType"] = sub_issue_type if sub_issue_type is not None else int(draft.subtype or 0)
     if draft.contact is not None:
         body["contactID"] = int(draft.contact.id)
     return body
 
 
-def patch_body(ticket_id: str, patch: TicketPatch, settings: AutotaskSettings) -> dict[str, Any]:
+def patch_body(
+    ticket_id: str,
+    patch: TicketPatch,
+    settings: AutotaskSettings,
+    maps: TicketMaps | None = None,
+    *,
+    issue_type: int | None = None,
+    sub_issue_type: int | None = None,
+) -> dict[str, Any]:
+    maps = maps or maps_of(settings)
     body: dict[str, Any] = {"id": int(ticket_id)}
     if patch.title is not None:
         body["title"] = patch.title[:255]
     if patch.status is not None:
-        body["status"] = status_value(patch.status, settings)
+        body["status"] = status_value(patch.status, maps)
     if patch.priority is not None:
-        body["priority"] = settings.priority_map[patch.priority]
-    if patch.type is not None and patch.type.isdigit():
-        body["issueType"] = int(patch.type)
-    if patch.subtype is not None and patch.subtype.isdigit():
-        body["subIssueType"] = int(patch.subtype)
+        body["priority"] = priority_value(patch.priority, maps)
+    if issue_type is not None or (patch.type is not None and patch.type.isdigit()):
+        body["issueType"] = issue_type if issue_type is not None else int(patch.type or 0)
+    if sub_issue_type is not None or (patch.subtype is not None and patch.subtype.isdigit()):
+        body["subIssueType"] = sub_issue_type if sub_issue_type is not None else int(patch.subtype or 0)
     if patch.board is not None and patch.board.isdigit():
         body["queueID"] = int(patch.board)
     if patch.assigned_to is not None:
@@ -304,9 +386,70 @@ class Autotask:
     def __init__(self, http: VendorHttp, settings: AutotaskSettings) -> None:
         self.http = http
         self.settings = settings
+        self._picklists: tuple[float, dict[str, list[Choice]] | None] | None = None
 
     def __repr__(self) -> str:
         return f"Autotask({self.http!r})"
+
+    # -- tenant picklists ----------------------------------------------------------------------------
+    def picklists(self) -> dict[str, list[Choice]]:
+        """The tenant's ticket picklists (status, priority, queueID, issueType, subIssueType, …)."""
+        body = self.http.get_json("/V1.0/Tickets/entityInformation/fields", operation="Tickets_QueryFieldDefinitions")
+        fields, _ = read_records(AtFieldInfo, (body or {}).get("fields", []) if isinstance(body, dict) else [],
+                                 f"{VENDOR}:fields")
+        return {f.name: choices_of(f.picklist_values or []) for f in fields if f.name in PICKLISTS and f.is_pick_list}
+
+    def _tenant_lists(self) -> dict[str, list[Choice]] | None:
+        """Picklists cached for an hour; None when turned off or the API user may not read them."""
+        if not self.settings.tenant_picklists:
+            return None
+        now = time.monotonic()
+        if self._picklists is None or self._picklists[0] < now:
+            try:
+                lists: dict[str, list[Choice]] | None = self.picklists()
+            except PermissionDenied as exc:
+                log.warning("autotask: cannot read ticket picklists (%s); using SWITCHBOARD_AUTOTASK__STATUS_MAP", exc)
+                lists = None
+            self._picklists = (now + MAPS_TTL, lists)
+        return self._picklists[1]
+
+    def maps(self) -> TicketMaps:
+        return maps_of(self.settings, self._tenant_lists())
+
+    def _picklist(self, name: str) -> list[Choice]:
+        lists = self._tenant_lists()
+        if lists is None:
+            lists = self.picklists()
+        return lists.get(name, [])
+
+    def _value(self, field: str, wanted: str | None, *, parent: int | None = None) -> int | None:
+        """A picklist value from a value or a label (``Monitoring`` -> its issue type value)."""
+        if not wanted or wanted.isdigit():
+            return None
+        choices = self._picklist(field)
+        found = find_choice(choices, wanted, parent=str(parent) if parent is not None else None)
+        if found is None:
+            known = ", ".join(sorted(c.name for c in choices if c.active)) or "none"
+            raise ValidationFailed(f"Autotask has no {field} {wanted!r} (known: {known})", vendor=VENDOR)
+        return int(found.id)
+
+    def list_statuses(self) -> list[Choice]:
+        return self._picklist("status")
+
+    def list_priorities(self) -> list[Choice]:
+        return self._picklist("priority")
+
+    def list_queues(self) -> list[Choice]:
+        return self._picklist("queueID")
+
+    def list_issue_types(self) -> list[Choice]:
+        return self._picklist("issueType")
+
+    def list_sub_issue_types(self, issue_type: str | None = None) -> list[Choice]:
+        return [c for c in self._picklist("subIssueType") if issue_type is None or c.parent == issue_type]
+
+    def _ticket_of(self, t: AtTicket) -> Ticket:
+        return ticket_of(t, self.settings, self.maps())
 
     @classmethod
     def from_settings(
@@ -357,7 +500,7 @@ class Autotask:
 
     def find_ticket_by_marker(self, marker: str) -> Ticket | None:
         for t in self._all(AtTicket, "Tickets", [_filter("eq", "externalID", marker)]):
-            return ticket_of(t, self.settings)
+            return self._ticket_of(t)
         return None
 
     def get_ticket(self, ticket_id: str) -> Ticket:
@@ -365,7 +508,7 @@ class Autotask:
         item = body.get("item") if isinstance(body, dict) else None
         if not item:
             raise NotFound(f"ticket {ticket_id} not found", vendor=VENDOR, status=404)
-        return ticket_of(AtTicket.model_validate(item), self.settings)
+        return self._ticket_of(AtTicket.model_validate(item))
 
     def pull_tickets(self, cursor: str | None, now: datetime) -> Pull[Ticket]:
         before = self.http.stats.requests
@@ -382,14 +525,21 @@ class Autotask:
             rejected += bad
             for t in items:
                 if t.last_activity_date is None or cur.is_new(str(t.id), t.last_activity_date):
-                    tickets.append(ticket_of(t, self.settings))
+                    tickets.append(self._ticket_of(t))
                 if t.last_activity_date is not None:
                     seen.append((str(t.id), t.last_activity_date))
         return Pull(tickets, cur.advanced(seen, now).dumps(), rejected, self.http.stats.requests - before)
 
     # -- writes ----------------------------------------------------------------------------------
+    def _types(self, type_: str | None, subtype: str | None) -> dict[str, int | None]:
+        """Issue/sub-issue type names resolved to picklist values (ids pass through unchanged)."""
+        issue = self._value("issueType", type_)
+        parent = issue if issue is not None else (int(type_) if type_ and type_.isdigit() else None)
+        return {"issue_type": issue, "sub_issue_type": self._value("subIssueType", subtype, parent=parent)}
+
     def create_ticket(self, draft: TicketDraft) -> Ticket:
-        body = ticket_body(draft, self.settings)
+        maps = self.maps()
+        body = ticket_body(draft, self.settings, maps, **self._types(draft.type, draft.subtype))
         response = self.http.request("POST", "/V1.0/Tickets", json_body=body, operation="Tickets_CreateEntity")
         item_id = self.http.json_of(response, "Tickets_CreateEntity")["itemId"]
         return Ticket(
@@ -397,7 +547,7 @@ class Autotask:
             title=body["title"],
             description=body["description"],
             status=draft.status,
-            status_label=str(body["status"]),
+            status_label=maps.labels.get(str(body["status"]), str(body["status"])),
             priority=draft.priority,
             company=draft.company,
             marker=draft.marker,
@@ -406,7 +556,8 @@ class Autotask:
     def update_ticket(self, ticket_id: str, patch: TicketPatch) -> Ticket:
         if not patch.is_empty():
             self.http.request(
-                "PATCH", "/V1.0/Tickets", json_body=patch_body(ticket_id, patch, self.settings),
+                "PATCH", "/V1.0/Tickets",
+                json_body=patch_body(ticket_id, patch, self.settings, self.maps(), **self._types(patch.type, patch.subtype)),
                 operation="Tickets_PatchEntity", idempotent=True,  # setting fields twice is harmless
             )
         return self.get_ticket(ticket_id)
@@ -449,7 +600,7 @@ class Autotask:
 
     def list_notes(self, ticket_id: str) -> list[Note]:
         return [
-            note_of(n)
+            note_of(n, self.settings.api_resource_id)
             for n in self._all(AtNote, "TicketNotes", [_filter("eq", "ticketID", int(ticket_id))])
         ]
 
@@ -512,11 +663,29 @@ class Autotask:
         def queue() -> str:
             if self.settings.queue_id is None:
                 raise NotFound("SWITCHBOARD_AUTOTASK__QUEUE_ID is not set: new tickets need a queue", vendor=VENDOR)
-            return f"new tickets go to queue {self.settings.queue_id}"
+            queues = {c.id: c.name for c in self.list_queues()} if self.settings.tenant_picklists else {}
+            if queues and str(self.settings.queue_id) not in queues:
+                raise NotFound(f"queue {self.settings.queue_id} does not exist (queues: {', '.join(queues.values())})",
+                               vendor=VENDOR)
+            return f"new tickets go to queue {queues.get(str(self.settings.queue_id), self.settings.queue_id)}"
+
+        def picklists() -> str:
+            if not self.settings.tenant_picklists:
+                return "tenant picklists off: maps from SWITCHBOARD_AUTOTASK__STATUS_MAP / __PRIORITY_MAP"
+            lists = self.picklists()
+            maps = maps_of(self.settings, lists)
+            closed = maps.status_id(TicketStatus.closed)
+            if closed is None:
+                raise ValidationFailed("no Autotask status maps to closed; set SWITCHBOARD_AUTOTASK__STATUS_MAP",
+                                       vendor=VENDOR)
+            text = (f"{len(lists.get('status', []))} statuses (closes with {maps.labels.get(closed, closed)!r}), "
+                    f"{len(lists.get('priority', []))} priorities, {len(lists.get('issueType', []))} issue types")
+            return text + (f"; not mapped (treated as open): {', '.join(maps.unmapped)}" if maps.unmapped else "")
 
         return [
             run_check(n, f)
-            for n, f in (("threshold", threshold), ("tickets", tickets), ("companies", companies), ("queue", queue))
+            for n, f in (("threshold", threshold), ("tickets", tickets), ("companies", companies),
+                         ("picklists", picklists), ("queue", queue))
         ]
 
 
@@ -562,3 +731,54 @@ def discover_zone(
             status=response.status_code,
         )
     return str(json.loads(response.text)["url"]).rstrip("/")
+
+
+# -- webhooks -----------------------------------------------------------------------------------------
+
+
+class _AutotaskWebhook:
+    """Autotask webhooks (``TicketWebhooks``/``TicketNoteWebhooks`` created with a ``SecretKey``).
+
+    Autotask signs every callout: ``X-Hook-Signature: sha1=<base64 HMAC-SHA1(SecretKey, raw body)>``
+    (Autotask developer help, "Secret key and payload verification"). The body is
+    ``{"Action", "Guid", "EntityType", "Id", "Fields", "EventTime", "SequenceNumber", "PersonID"}``;
+    ``EventTime`` is inside the signed body, so a call older than :attr:`window` seconds is refused
+    as stale, and ``Guid`` + ``Id`` + ``SequenceNumber`` is the replay guard's delivery id.
+    """
+
+    vendor = VENDOR
+    signature_header = "X-Hook-Signature"
+    window = 3600.0
+    """A callout whose signed ``EventTime`` is further than this from now is refused as stale (a
+    replayed capture); anything refused or missed is picked up by the incremental poll."""
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str, now: float) -> None:
+        from connectors.webhooks import verify_hmac
+
+        verify_hmac(body, header(headers, self.signature_header), secret, algorithm="sha1", encoding="base64",
+                    prefix="sha1=")
+        data = json_body(body)
+        event = data.get("EventTime") if isinstance(data, dict) else None
+        if event:
+            try:
+                when = datetime.fromisoformat(str(event).replace("Z", "+00:00"))
+            except ValueError:
+                raise WebhookRejected("malformed", "EventTime is not a date") from None
+            check_timestamp(str(utc(when).timestamp()), now, self.window)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        data = json_body(body)
+        if not isinstance(data, dict) or "Id" not in data:
+            raise WebhookRejected("malformed", "not an Autotask webhook callout (no Id)")
+        entity = str(data.get("EntityType", "")).lower()
+        fields = data.get("Fields") if isinstance(data.get("Fields"), dict) else {}
+        delivery = f"{data.get('Guid', '')}:{entity}:{data['Id']}:{data.get('SequenceNumber', '')}"
+        if entity == "ticket":
+            return WebhookDelivery(VENDOR, "tickets", ids=[str(data["Id"])], delivery_id=delivery)
+        ticket = next((v for k, v in (fields or {}).items() if k.lower() == "ticketid"), None)
+        if entity == "ticketnote" and ticket:
+            return WebhookDelivery(VENDOR, "tickets", ids=[str(ticket)], delivery_id=delivery)
+        return WebhookDelivery(VENDOR, "other", ids=[str(data["Id"])], delivery_id=delivery)
+
+
+WEBHOOK = _AutotaskWebhook()

@@ -19,7 +19,11 @@ non-standard type names (``bool``, ``int``, ``double``, ``DateTime``, ``List<int
 top-level ``$ref`` to a file it does not ship; Datto RMM documents no 200 responses, so a success
 is checked against the schema the operation documents for its other answers (the same page type),
 and its ``alertContext`` is a discriminated ``oneOf`` without a mapping, checked as the base
-``AlertContext`` (an object with ``@class``).
+``AlertContext`` (an object with ``@class``). HaloPSA documents no response bodies (answers are
+checked against its own resource schemas, see :func:`_halo_quirks`) and types
+``lastupdatefromdate`` as ``bool``; ConnectWise's ``PatchOperation.value`` is typed ``object`` but
+takes any JSON value; Autotask's ``FieldInformationModel.isSupportedWebhookField`` refs the generic
+``Object`` but is a boolean.
 """
 
 from __future__ import annotations
@@ -362,7 +366,71 @@ def _quirks(vendor: str, raw: dict[str, Any]) -> dict[str, Any]:
         result = raw.get("definitions", {}).get("OperationResultModel", {}).get("properties", {})
         if "itemId" in result:
             result["itemId"] = {"type": "integer", "format": "int64"}
+        # FieldInformationModel.isSupportedWebhookField refs the generic "Object" too; the API sends a boolean.
+        info = raw.get("definitions", {}).get("FieldInformationModel", {}).get("properties", {})
+        if "isSupportedWebhookField" in info:
+            info["isSupportedWebhookField"] = {"type": "boolean"}
+    if vendor == "halopsa":
+        _halo_quirks(raw)
+    if vendor == "connectwise-psa":
+        # PatchOperation.value is typed ``object``, but ConnectWise takes any JSON value there, as
+        # JSON Patch does: a string for ``summary``, a reference object for ``status``.
+        patch = raw.get("components", {}).get("schemas", {}).get("PatchOperation", {}).get("properties", {})
+        if "value" in patch:
+            patch["value"] = {}
     return raw
+
+
+_HALO_PAGED = {"page_no": {"type": "integer"}, "page_size": {"type": "integer"}, "record_count": {"type": "integer"}}
+
+
+def _halo_quirks(raw: dict[str, Any]) -> None:
+    """Two quirks of Halo's published file, named here.
+
+    1. ``lastupdatefromdate``/``lastupdatetodate`` on ``GET /Tickets`` are typed ``bool`` but take a
+       date-time (Halo filters ``last_update`` by them; its public clients send an ISO date).
+    2. Every answer is documented as a bare "Success" with no body. Answers are checked against the
+       document's own schema for the resource, in the envelope Halo serves: a paginated list is
+       ``{"record_count", "<plural>": [...]}``, a small list is a bare array, a saved record is the
+       object (an array when several were posted).
+    """
+    paths = raw.get("paths", {})
+    for param in paths.get("/Tickets", {}).get("get", {}).get("parameters", []):
+        if isinstance(param, dict) and param.get("name") in ("lastupdatefromdate", "lastupdatetodate"):
+            param["schema"] = {"type": "string"}
+
+    def ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def paged(key: str, name: str) -> dict[str, Any]:
+        return {"type": "object", "properties": {**_HALO_PAGED, key: {"type": "array", "items": ref(name)}}}
+
+    def saved(name: str) -> dict[str, Any]:
+        return {"anyOf": [ref(name), {"type": "array", "items": ref(name)}]}
+
+    shapes = {
+        ("/Tickets", "get"): paged("tickets", "Faults"),
+        ("/Tickets/{id}", "get"): ref("Faults"),
+        ("/Tickets", "post"): saved("Faults"),
+        ("/Actions", "get"): paged("actions", "Actions"),
+        ("/Actions", "post"): saved("Actions"),
+        ("/Client", "get"): paged("clients", "Area"),
+        ("/Users", "get"): paged("users", "Users"),
+        ("/Agent", "get"): {"type": "array", "items": ref("Uname")},
+        ("/Status", "get"): {"type": "array", "items": ref("TStatus")},
+        ("/Priority", "get"): {"type": "array", "items": ref("Policy")},
+        ("/TicketType", "get"): {"type": "array", "items": ref("RequestType")},
+        ("/Category", "get"): {"type": "array", "items": ref("CategoryDetail")},
+        ("/SLA", "get"): {"type": "array", "items": ref("SlaHead")},
+        ("/Webhook", "get"): {"type": "array", "items": ref("Webhook")},
+        ("/TimesheetEvent", "get"): {"type": "array", "items": ref("TimesheetEvent")},
+    }
+    for (path, method), schema in shapes.items():
+        op = paths.get(path, {}).get(method)
+        if isinstance(op, dict):
+            op.setdefault("responses", {})["200"] = {
+                "description": "Success", "content": {"application/json": {"schema": schema}},
+            }
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Datto RMM (API v2) — alerts, sites and devices; resolve an alert.
+"""Datto RMM (API v2) — alerts, sites and devices; resolve an alert; alert webhooks.
 
 Built against ``shared/specs/datto-rmm.json`` (OpenAPI 3.1, server ``…/api``).
 
@@ -24,6 +24,13 @@ Fingerprint fields
     event-log source/code, service name). An OFFLINE online/offline context is ``device_offline``.
 Severity map
     Critical→critical, High→high, Moderate→moderate, Low→low, Information→info, Unknown→moderate.
+Resolve / acknowledge
+    ``POST /v2/alert/{uid}/resolve``. There is no acknowledge: the document's ``/mute`` and
+    ``/unmute`` are marked deprecated — "Alerts can no longer be muted, as of the 8.9.0 release" —
+    so Switchboard does not call them (``muted`` is still read from each alert).
+Webhooks
+    A monitor's webhook response action; see ``WEBHOOK`` (token in ``X-Switchboard-Token``, the
+    per-tenant secret in ``SWITCHBOARD_DATTO_RMM__WEBHOOK_SECRET``).
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from connectors.base import (
     run_check,
     secret_values,
 )
-from connectors.canonical import AlertEvent, Client, Device, DeviceType, Ref, Severity, utc
+from connectors.canonical import AlertEvent, Client, Device, DeviceType, Ref, Severity, Site, utc
 from connectors.errors import NotFound
 from connectors.http import VendorHttp
 from connectors.pagination import NextUrlPaginator, PageRequest, paginate
@@ -55,6 +62,8 @@ from connectors.ratelimit import Limit
 
 VENDOR = "datto-rmm"
 PAGE_MAX = 250
+SITES_FOR_ACCOUNT_LIST = 5
+"""New alerts on unknown devices in this many sites: read the account's devices, not each site's."""
 LIMIT = Limit(600, 60.0, burst=60)
 CREDENTIALS = "SWITCHBOARD_DATTO_RMM__API_KEY / SWITCHBOARD_DATTO_RMM__API_SECRET"
 
@@ -97,6 +106,8 @@ class DattoRmmSettings(BaseModel):
     api_secret: SecretStr | None = None
     requests_per_minute: int = 600
     timeout_seconds: float = 30.0
+    webhook_secret: SecretStr | None = None
+    """The per-tenant token Datto's webhook action sends in ``X-Switchboard-Token``."""
 
 
 # -- vendor models ----------------------------------------------------------------------------
@@ -212,6 +223,12 @@ def client_of(site: DattoSite) -> Client:
     return Client(ref=Ref(vendor=VENDOR, id=site.uid), name=site.name, links=links)
 
 
+def site_of(site: DattoSite) -> Site:
+    """A Datto site is both the client and its one site (Datto has no client above the site)."""
+    ref = Ref(vendor=VENDOR, id=site.uid)
+    return Site(ref=ref, name=site.name, client=ref)
+
+
 def device_of(device: DattoDevice) -> Device:
     site = Ref(vendor=VENDOR, id=device.site_uid) if device.site_uid else None
     return Device(
@@ -290,6 +307,26 @@ class DattoRmm:
                 self._devices.pop(next(iter(self._devices)))
         return self._devices.get(uid)
 
+    def _prefetch_devices(self, raised: list[DattoAlert]) -> None:
+        """Read the devices of new alerts in bulk where that saves calls.
+
+        One ``GET /v2/device/{uid}`` per unknown device costs a call each. A site with several
+        unknown devices is read whole instead (pages of 250); when unknown devices span many
+        sites (a first poll), the account's device list is read once (pages of 250).
+        """
+        by_site: dict[str, set[str]] = {}
+        for alert in raised:
+            if alert.source.device_uid not in self._devices:
+                by_site.setdefault(alert.source.site_uid, set()).add(alert.source.device_uid)
+        busy = sorted(site for site, unknown in by_site.items() if len(unknown) >= 2)
+        paths = ["/v2/account/devices"] if len(busy) >= SITES_FOR_ACCOUNT_LIST else [
+            f"/v2/site/{site}/devices" for site in busy]
+        for path in paths:
+            operation = "getUserAccountDevices" if path.startswith("/v2/account") else "getSiteDevices"
+            for records in self._pages(path, "devices", operation):
+                devices, _ = read_records(DattoDevice, records, f"{VENDOR}:devices")
+                self._devices.update((d.uid, d) for d in devices)
+
     def open_alerts(self) -> tuple[list[DattoAlert], list[Rejected]]:
         alerts: list[DattoAlert] = []
         rejected: list[Rejected] = []
@@ -303,6 +340,7 @@ class DattoRmm:
         before = self.http.stats.requests
         known: dict[str, str] = json.loads(cursor)["open"] if cursor else {}
         alerts, rejected = self.open_alerts()
+        self._prefetch_devices([a for a in alerts if a.alert_uid not in known])
         events: list[AlertEvent] = []
         open_now: dict[str, str] = {}
         for alert in alerts:
@@ -320,8 +358,8 @@ class DattoRmm:
                 open_now[uid] = known[uid]  # ask again next poll rather than lose the clear
                 continue
             alert = found[0]
-            if alert.resolved or alert.resolved_on:
-                events.append(event_of(alert, "resolved", self._device(alert.source.device_uid)))
+            if alert.resolved or alert.resolved_on:  # a clear needs no device details: no lookup
+                events.append(event_of(alert, "resolved", self._devices.get(alert.source.device_uid)))
             else:
                 open_now[uid] = known[uid]
         events.sort(key=lambda e: (e.at, e.kind != "raised"))
@@ -331,6 +369,11 @@ class DattoRmm:
         for records in self._pages("/v2/account/sites", "sites", "getSites"):
             sites, _ = read_records(DattoSite, records, f"{VENDOR}:sites")
             yield from (client_of(s) for s in sites)
+
+    def list_sites(self) -> Iterator[Site]:
+        for records in self._pages("/v2/account/sites", "sites", "getSites"):
+            sites, _ = read_records(DattoSite, records, f"{VENDOR}:sites")
+            yield from (site_of(s) for s in sites)
 
     def list_devices(self) -> Iterator[Device]:
         for records in self._pages("/v2/account/devices", "devices", "getUserAccountDevices"):

@@ -8,8 +8,9 @@ alerts a role nobody defined, a message template that does not compile or uses a
 does not exist — all stop start-up instead of surfacing at 3 a.m. on a P1.
 
 Statuses are written either as Switchboard's canonical names (``new``, ``assigned``,
-``in_progress``, ``waiting_client``, ``resolved``, ``closed``) or as the PSA's own status label
-(Autotask's picklist value, e.g. ``"7"``); a ticket matches when either equals (case-insensitive).
+``in_progress``, ``waiting_client``, ``resolved``, ``closed``) or as the PSA's own status name
+(``"Waiting Customer"``; the ticket's ``status_label``); a ticket matches when either equals
+(case-insensitive).
 Durations are ``30m``, ``1h``, ``.25h``, ``1h30m``, ``2d`` or a number of minutes.
 """
 

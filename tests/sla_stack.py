@@ -45,6 +45,20 @@ def config_dir(tmp_path: Path, **files: str) -> Path:
     return d
 
 
+def add_tier_queues(at: AutotaskSimulator) -> None:
+    """The tenant's Level 2 / Level 3 / Onsite queues (Autotask refuses a queue its picklist lacks)."""
+    queues = at.picklists["queueID"]
+    for qid, name in ((LEVEL2, "Level II Support"), (LEVEL3, "Level III Support"), (ONSITE, "Onsite")):
+        if not any(q["value"] == qid for q in queues):
+            queues.append({**queues[-1], "value": qid, "label": name, "isDefaultValue": False,
+                           "sortOrder": len(queues)})
+
+
+def status_of(stack: SlaStack, ticket_id: int) -> str:
+    """The ticket's status as Switchboard reads it (the tenant's status ids map by name)."""
+    return stack.ctx.psa().get_ticket(str(ticket_id)).status.value
+
+
 def smtp_settings(sink: SmtpSink | None) -> dict[str, Any]:
     if sink is None:
         return {}
@@ -117,6 +131,7 @@ def build_sla_stack(sim: Any, make_context: Any, tmp_path: Path, *, sink: SmtpSi
                     files: dict[str, str] | None = None, **overrides: Any) -> SlaStack:
     clock = FixedClock(T0)
     at = sim(AutotaskSimulator, now=clock.now)
+    add_tier_queues(at)
     company = at.add_company("Acme Dental")
     contact = at.add_contact(company, "Jane", "Doe", "jane@acme.example")
     engineer = at.add_resource("Sam", "Tech", "sam@msp.example")

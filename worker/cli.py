@@ -49,7 +49,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sync_app, name="sync")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error line is never broken (paths, settings names)
 
 
 class UserError(Exception):

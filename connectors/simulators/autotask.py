@@ -5,12 +5,20 @@ Shapes follow ``shared/specs/autotask.json``: queries are ``POST /V1.0/{Entity}/
 ``nextPageUrl`` is a ``GET …/query?search=…`` continuing after the last id. Creates answer
 ``{"itemId": …}``. Like the real API, business-rule failures come back as HTTP 500 with an
 ``errors`` list, and ``lastActivityDate`` moves whenever a ticket, its notes or its time change.
+
+The tenant's ticket picklists (statuses, priorities, queues, issue and sub-issue types, ticket
+types, sources) are served by ``/V1.0/Tickets/entityInformation/fields`` and enforced on writes;
+:meth:`AutotaskSimulator.webhook_delivery` builds a signed webhook callout for tests.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +26,37 @@ import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
 
-__all__ = ["AutotaskSimulator"]
+__all__ = ["AutotaskSimulator", "DEFAULT_PICKLISTS"]
+
+
+def _choices(*values: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Picklist values: (value, label[, parent[, is_system[, is_active]]])."""
+    out = []
+    for i, v in enumerate(values):
+        value, label = v[0], v[1]
+        parent = v[2] if len(v) > 2 else None
+        out.append({"value": str(value), "label": label, "isDefaultValue": i == 0, "sortOrder": i,
+                    "parentValue": str(parent) if parent is not None else "",
+                    "isActive": v[4] if len(v) > 4 else True, "isSystem": v[3] if len(v) > 3 else False})
+    return out
+
+
+DEFAULT_PICKLISTS: dict[str, list[dict[str, Any]]] = {
+    "status": _choices((1, "New", None, True), (5, "Complete", None, True), (7, "Waiting Customer", None, True),
+                       (8, "In Progress", None, True), (9, "Waiting Materials"), (10, "Dispatched"),
+                       (12, "Waiting Vendor"), (13, "Assigned"), (14, "Resolved"), (21, "Change Order")),
+    "priority": _choices((2, "Medium", None, True), (1, "High", None, True), (3, "Low", None, True),
+                         (4, "Critical", None, True), (5, "Planning")),
+    "queueID": _choices((29683354, "Monitoring Alert"), (29682833, "Client Portal"), (8, "Level I Support")),
+    "issueType": _choices((12, "Monitoring"), (11, "Hardware"), (13, "Network")),
+    "subIssueType": _choices((201, "Disk", 12), (202, "Backup", 12), (203, "Offline", 12), (204, "Printer", 11),
+                             (205, "Switch", 13)),
+    "ticketType": _choices((1, "Service Request", None, True), (2, "Incident", None, True),
+                           (3, "Problem", None, True), (4, "Change Request", None, True), (5, "Alert", None, True)),
+    "source": _choices((2, "Monitoring Alert"), (4, "Phone"), (-1, "Insourced")),
+    "serviceLevelAgreementID": _choices((1, "Standard SLA")),
+}
+"""A tenant's ticket picklists, shaped like ``FieldInformationModel.picklistValues``."""
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -98,6 +136,7 @@ class AutotaskSimulator(Simulator):
         self.secret = secret
         self.integration_code = integration_code
         self.api_resource_id = api_resource_id
+        self.picklists = json.loads(json.dumps(DEFAULT_PICKLISTS))
         self.db: dict[str, dict[int, dict[str, Any]]] = {e: {} for e in self.ENTITIES}
         self._ids = itertools.count(7000)
         self.add_resource("Switchboard", "API", "api@msp.example", rid=api_resource_id)
@@ -257,6 +296,7 @@ class AutotaskSimulator(Simulator):
         missing = [f for f in ("companyID", "title", "status", "priority") if body.get(f) in (None, "")]
         if missing:
             raise HttpError(500, {"errors": [f"Missing required field(s): {', '.join(missing)}"]})
+        self._check_picklists(body, body)
         if body["companyID"] not in self.db["Companies"]:
             raise HttpError(500, {"errors": [f"Reference value on field: companyID of type: Account does not exist: {body['companyID']}"]})
         if body.get("queueID") is None and body.get("assignedResourceID") is None:
@@ -271,6 +311,7 @@ class AutotaskSimulator(Simulator):
         ticket = self.db["Tickets"].get(int(tid or 0))
         if ticket is None:
             raise HttpError(500, {"errors": [f"Ticket {tid} does not exist"]})
+        self._check_picklists(body, {**ticket, **body})
         for key, value in body.items():
             if key != "id":
                 ticket[key] = value
@@ -280,6 +321,49 @@ class AutotaskSimulator(Simulator):
             ticket["completedDate"] = None
         self._touch(ticket["id"], by=self.api_resource_id)
         return int(ticket["id"])
+
+    def _check_picklists(self, body: dict[str, Any], merged: dict[str, Any]) -> None:
+        """Autotask refuses a value its picklist does not hold (and a sub-issue type of another issue type)."""
+        for field, values in self.picklists.items():
+            if field not in body or body[field] is None:
+                continue
+            match = next((v for v in values if v["value"] == str(body[field]) and v["isActive"]), None)
+            if match is None:
+                raise HttpError(500, {"errors": [f"Invalid value {body[field]} for picklist field {field}"]})
+            if field == "subIssueType" and match["parentValue"] != str(merged.get("issueType")):
+                raise HttpError(500, {"errors": [f"subIssueType {body[field]} does not belong to issueType "
+                                                 f"{merged.get('issueType')}"]})
+
+    @route("GET", "/V1.0/Tickets/entityInformation/fields")
+    def ticket_fields(self, request: httpx.Request) -> Any:
+        fields: list[dict[str, Any]] = [
+            {"name": name, "dataType": "string", "length": 255, "isRequired": name == "title", "isReadOnly": False,
+             "isQueryable": True, "isReference": False, "referenceEntityType": "", "isPickList": False,
+             "picklistValues": None, "picklistParentValueField": "", "isSupportedWebhookField": True}
+            for name in ("title", "description", "externalID")
+        ]
+        for name, values in self.picklists.items():
+            fields.append({
+                "name": name, "dataType": "integer", "length": 0, "isRequired": name in ("status", "priority"),
+                "isReadOnly": False, "isQueryable": True, "isReference": name == "queueID",
+                "referenceEntityType": "", "isPickList": True, "picklistValues": values,
+                "picklistParentValueField": "issueType" if name == "subIssueType" else "",
+                "isSupportedWebhookField": True,
+            })
+        return {"fields": fields}
+
+    def webhook_delivery(self, entity_id: int, secret: str, *, action: str = "Update", entity: str = "Ticket",
+                         sequence: int = 1, fields: dict[str, Any] | None = None,
+                         guid: str | None = None) -> tuple[dict[str, str], bytes]:
+        """The headers and body of a webhook callout Autotask would send, signed with ``secret``."""
+        body = json.dumps({
+            "Action": action, "Guid": guid or str(uuid.uuid5(uuid.NAMESPACE_URL, self.base_url + entity)),
+            "EntityType": entity, "Id": entity_id, "Fields": fields or {}, "EventTime": _iso(self.now()),
+            "SequenceNumber": sequence, "PersonID": self.api_resource_id,
+        }).encode()
+        digest = hmac.new(secret.encode(), body, hashlib.sha1).digest()
+        return {"Content-Type": "application/json",
+                "X-Hook-Signature": "sha1=" + base64.b64encode(digest).decode()}, body
 
     @route("PATCH", "/V1.0/Tickets")
     def patch_ticket(self, request: httpx.Request) -> Any:

@@ -9,11 +9,9 @@ clock passes their raise time and move to the resolved list once it passes their
 from __future__ import annotations
 
 import base64
-import heapq
 import itertools
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +19,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from connectors.simulators.base import HttpError, Simulator, route
+from connectors.simulators.timeline import Timeline, alert_spans
 
 __all__ = ["DattoRmmSimulator"]
 
@@ -67,14 +66,6 @@ def context_for(check: str) -> dict[str, Any]:
     return {"@class": f"{base}_ctx"}
 
 
-@dataclass(order=True)
-class _Pending:
-    at: datetime
-    seq: int
-    action: str = field(compare=False)
-    uid: str = field(compare=False)
-
-
 class DattoRmmSimulator(Simulator):
     vendor = "datto-rmm"
     base_url = "https://zinfandel-api.centrastage.net"
@@ -92,8 +83,7 @@ class DattoRmmSimulator(Simulator):
         self.sites: dict[str, dict[str, Any]] = {}
         self.devices: dict[str, dict[str, Any]] = {}
         self.alerts: dict[str, dict[str, Any]] = {}
-        self._timeline: list[_Pending] = []
-        self._seq = itertools.count()
+        self.timeline = Timeline()
         self._ids = itertools.count(1000)
         self.resolved_by_api: list[str] = []
 
@@ -193,9 +183,9 @@ class DattoRmmSimulator(Simulator):
         body["timestamp"] = _iso(raise_at)
         body["_state"] = "scheduled"
         self.alerts[uid] = body
-        heapq.heappush(self._timeline, _Pending(raise_at, next(self._seq), "raise", uid))
+        self.timeline.push(raise_at, "raise", uid)
         if resolve_at is not None:
-            heapq.heappush(self._timeline, _Pending(resolve_at, next(self._seq), "resolve", uid))
+            self.timeline.push(resolve_at, "resolve", uid)
         return uid
 
     def load_stream(self, stream: Any, *, company_ids: dict[str, str] | None = None) -> dict[str, str]:
@@ -211,17 +201,10 @@ class DattoRmmSimulator(Simulator):
                 sites[d.site] = self.add_site(d.site_name, autotask_company_id=(company_ids or {}).get(d.client))
             cls, category = DEVICE_CLASSES.get(d.type.value, ("device", "Desktop"))
             devices[d.id] = self.add_device(sites[d.site], d.name, category=category, device_class=cls)
-        first: dict[str, Any] = {}
-        cleared: dict[str, Any] = {}
-        for e in stream.events:
-            if e.kind == "raised":
-                first.setdefault(e.alert_id, e)
-            else:
-                cleared[e.alert_id] = e.at
-        for aid, e in first.items():
+        for e, cleared in alert_spans(stream.events):
             self.schedule_alert(
-                devices[e.device], raise_at=e.at, resolve_at=cleared.get(aid), context=context_for(e.check),
-                priority=PRIORITIES.get(e.severity.value, "Moderate"), diagnostics=e.message, muted=e.muted, uid=aid,
+                devices[e.device], raise_at=e.at, resolve_at=cleared, context=context_for(e.check),
+                priority=PRIORITIES.get(e.severity.value, "Moderate"), diagnostics=e.message, muted=e.muted, uid=e.alert_id,
             )
         return {d.client: sites[d.site] for d in stream.topology.devices}
 
@@ -229,17 +212,15 @@ class DattoRmmSimulator(Simulator):
         return self.schedule_alert(device_uid, raise_at=self.now() - timedelta(seconds=1), **kw)
 
     def resolve(self, uid: str, at: datetime | None = None) -> None:
-        heapq.heappush(self._timeline, _Pending(at or self.now() - timedelta(seconds=1), next(self._seq), "resolve", uid))
+        self.timeline.push(at or self.now() - timedelta(seconds=1), "resolve", uid)
 
     def _advance(self) -> None:
-        now = self.now()
-        while self._timeline and self._timeline[0].at <= now:
-            item = heapq.heappop(self._timeline)
-            alert = self.alerts[item.uid]
-            if item.action == "raise" and alert["_state"] == "scheduled":
+        for at, action, uid in self.timeline.due(self.now()):
+            alert = self.alerts[uid]
+            if action == "raise" and alert["_state"] == "scheduled":
                 alert["_state"] = "open"
-            elif item.action == "resolve" and alert["_state"] in ("open", "scheduled"):
-                self._mark_resolved(alert, item.at, "monitor")
+            elif action == "resolve" and alert["_state"] in ("open", "scheduled"):
+                self._mark_resolved(alert, at, "monitor")
 
     def _mark_resolved(self, alert: dict[str, Any], at: datetime, by: str) -> None:
         alert["_state"] = "resolved"
@@ -249,10 +230,10 @@ class DattoRmmSimulator(Simulator):
 
     def resolves_at(self, uid: str) -> datetime | None:
         """When a scheduled clear of alert ``uid`` will happen (None: not scheduled)."""
-        return min((p.at for p in self._timeline if p.uid == uid and p.action == "resolve"), default=None)
+        return self.timeline.when("resolve", uid)
 
     def next_event_at(self) -> datetime | None:
-        return self._timeline[0].at if self._timeline else None
+        return self.timeline.next_at()
 
     def open_count(self) -> int:
         self._advance()
@@ -355,6 +336,12 @@ class DattoRmmSimulator(Simulator):
     @route("GET", "/api/v2/account/devices")
     def get_devices(self, request: httpx.Request) -> Any:
         return self._page(request, list(self.devices.values()), "devices")
+
+    @route("GET", "/api/v2/site/{siteUid}/devices")
+    def get_site_devices(self, request: httpx.Request, siteUid: str) -> Any:  # noqa: N803
+        if siteUid not in self.sites:
+            raise HttpError(404, {"message": f"Site {siteUid} not found"})
+        return self._page(request, [d for d in self.devices.values() if d["siteUid"] == siteUid], "devices")
 
     @route("GET", "/api/v2/device/{deviceUid}")
     def get_device(self, request: httpx.Request, deviceUid: str) -> Any:  # noqa: N803

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import respx
@@ -10,15 +10,9 @@ import respx
 from connectors.autotask import Autotask, AutotaskSettings
 from connectors.canonical import NoteDraft, Ref, TicketDraft, TicketPatch, TicketStatus
 from connectors.errors import AuthError, ValidationFailed
+from connectors.ratelimit import Unlimited
 from connectors.simulators.autotask import AutotaskSimulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.at
+from tests.helpers import Clock
 
 
 @pytest.fixture
@@ -50,6 +44,7 @@ def draft(company: int, marker: str = "sb-0123456789ab-1") -> TicketDraft:
 def test_create_ticket_and_note_cost_two_calls_and_carry_the_marker(at) -> None:
     cid = at.add_company("Acme Dental")
     c = connector(at)
+    c.maps()  # the tenant's picklists are read once an hour, not per ticket
     before = len(at.calls)
     ticket = c.create_ticket(draft(cid))
     note = c.add_note(ticket.ref.id, NoteDraft(body="Why this ticket exists", marker="sb-0123456789ab-1:explain"))
@@ -73,7 +68,9 @@ def test_full_pull_pages_at_500_records(at) -> None:
     cid = at.add_company("Acme")
     for i in range(1201):
         at.add_ticket(title=f"ticket {i}", companyID=cid)
-    pulled = connector(at).pull_tickets(None, at.now())
+    c = connector(at)
+    c.maps()  # the tenant's picklists are read once an hour, not per pull
+    pulled = c.pull_tickets(None, at.now())
     assert len(pulled.items) == 1201 and len({t.ref.id for t in pulled.items}) == 1201
     assert pulled.calls == 3  # ceil(1201 / 500)
 
@@ -142,6 +139,7 @@ def test_429_with_retry_after(at) -> None:
     slept: list[float] = []
     c = connector(at)
     c.http._sleep = slept.append
+    c.http.limiter = Unlimited()  # the shared limiter's pause is tested in test_ratelimit; here, the retry wait
     at.fail_next(429, retry_after="2", path=r"/V1.0/Companies/query")
     assert list(c.list_companies()) == []
     assert slept and slept[0] >= 2
@@ -173,3 +171,93 @@ def test_zone_discovery(at) -> None:
         )
         headers = {"ApiIntegrationCode": "SIMINTEGRATION", "UserName": "api@msp.example", "Secret": "sim-autotask-secret"}
         assert discover_zone("api@msp.example", headers=headers).startswith(at.base_url)
+
+
+# -- the tenant's picklists, types by name, webhooks -------------------------------------------------------
+
+
+def test_maps_come_from_the_tenant_picklists(at) -> None:
+    cid = at.add_company("Acme")
+    c = connector(at)
+    waiting = at.add_ticket(title="parts", companyID=cid, status=12)
+    custom = at.add_ticket(title="change", companyID=cid, status=21)
+    assert c.get_ticket(str(waiting)).status is TicketStatus.waiting_client
+    ticket = c.get_ticket(str(custom))
+    assert ticket.status is TicketStatus.other and ticket.status_label == "Change Order"  # never guessed
+    assert c.get_ticket(str(waiting)).status_label == "Waiting Vendor"
+    at.picklists["priority"].append({"value": "6", "label": "P1 - Emergency", "isDefaultValue": False,
+                                     "sortOrder": 0, "parentValue": "", "isActive": True, "isSystem": False})
+    assert c.maps().priority_id(1) == "4"  # cached for an hour: Critical, still
+    checks = {r.name: r for r in c.check()}
+    assert checks["picklists"].ok and "closes with 'Complete'" in checks["picklists"].detail
+    assert checks["picklists"].detail.endswith("not mapped (treated as open): Change Order")
+    assert "Monitoring Alert" in checks["queue"].detail
+
+
+def test_a_status_map_set_in_settings_overrides_the_tenant(at) -> None:
+    cid = at.add_company("Acme")
+    c = connector(at, status_map={1: TicketStatus.new, 14: TicketStatus.closed, 21: TicketStatus.in_progress})
+    made = c.create_ticket(draft(cid))
+    c.update_ticket(made.ref.id, TicketPatch(status=TicketStatus.closed))
+    assert at.db["Tickets"][int(made.ref.id)]["status"] == 14  # "Resolved" closes, as the MSP said
+    at.set_status(int(made.ref.id), 21)
+    assert c.get_ticket(made.ref.id).status is TicketStatus.in_progress
+
+
+def test_without_permission_to_read_picklists_the_settings_maps_are_used(at) -> None:
+    cid = at.add_company("Acme")
+    at.fail_next(403, path=r"/entityInformation/fields", body={"errors": ["no access"]})
+    c = connector(at)
+    made = c.create_ticket(draft(cid))
+    assert at.db["Tickets"][int(made.ref.id)]["priority"] == 1 and made.status_label == "1"
+
+
+def test_issue_types_are_resolved_by_name(at) -> None:
+    cid = at.add_company("Acme")
+    c = connector(at)
+    made = c.create_ticket(draft(cid).model_copy(update={"type": "Monitoring", "subtype": "disk"}))
+    stored = at.db["Tickets"][int(made.ref.id)]
+    assert stored["issueType"] == 12 and stored["subIssueType"] == 201
+    with pytest.raises(ValidationFailed) as info:
+        c.create_ticket(draft(cid, "sb-x-2").model_copy(update={"type": "Hardware", "subtype": "Disk"}))
+    assert "subIssueType 'Disk'" in str(info.value) and "Printer" in str(info.value)  # Disk is not under Hardware
+    assert at.count("POST", r"/V1.0/Tickets$") == 1
+    assert [q.name for q in c.list_queues()] == ["Monitoring Alert", "Client Portal", "Level I Support"]
+    assert [s.name for s in c.list_sub_issue_types("11")] == ["Printer"]
+    assert [i.name for i in c.list_issue_types()] == ["Monitoring", "Hardware", "Network"]
+    assert {p.name for p in c.list_priorities()} >= {"Critical", "High", "Medium", "Low"}
+    assert "Complete" in {s.name for s in c.list_statuses()}
+
+
+def test_tenant_picklists_can_be_turned_off(at) -> None:
+    cid = at.add_company("Acme")
+    c = connector(at, tenant_picklists=False)
+    c.create_ticket(draft(cid))
+    assert at.count("GET", r"entityInformation") == 0
+
+
+def test_webhook_signature_is_verified(at, clock) -> None:
+    from connectors.autotask import WEBHOOK
+    from connectors.webhooks import WebhookRejected
+
+    cid = at.add_company("Acme")
+    tid = at.add_ticket(title="x", companyID=cid)
+    headers, body = at.webhook_delivery(tid, "webhook-secret-key")
+    now = clock.at.timestamp()
+    WEBHOOK.verify(headers, body, "webhook-secret-key", now)
+    delivery = WEBHOOK.parse(headers, body)
+    assert delivery.kind == "tickets" and delivery.ids == [str(tid)] and delivery.delivery_id.endswith(":1")
+    refused = (
+        (headers, body, "another-key", "bad_signature"),  # not our secret
+        (headers, body.replace(b'"Update"', b'"Delete"'), "webhook-secret-key", "bad_signature"),  # tampered
+        ({"Content-Type": "application/json"}, body, "webhook-secret-key", "unsigned"),
+    )
+    for bad_headers, bad_body, secret, code in refused:
+        with pytest.raises(WebhookRejected) as info:
+            WEBHOOK.verify(bad_headers, bad_body, secret, now)
+        assert info.value.code == code
+    with pytest.raises(WebhookRejected) as stale:
+        WEBHOOK.verify(headers, body, "webhook-secret-key", now + 2 * 3600)
+    assert stale.value.code == "stale"
+    note_headers, note_body = at.webhook_delivery(777, "k", entity="TicketNote", fields={"TicketID": tid})
+    assert WEBHOOK.parse(note_headers, note_body).ids == [str(tid)]

@@ -190,3 +190,24 @@ def test_native_record_and_webhook_map_to_the_same_events(datto) -> None:
     with pytest.raises(WebhookRejected) as bad:
         WEBHOOK.parse({}, b'{"alertUid": 1}')
     assert bad.value.code == "malformed"
+
+
+def test_sites_are_listed_as_their_own_client(datto) -> None:
+    uid = datto.add_site("Acme Dental")
+    (site,) = connector(datto).list_sites()
+    assert site.ref.id == uid and site.client == site.ref and site.name == "Acme Dental"
+
+
+def test_new_alerts_on_many_devices_read_the_site_not_each_device(datto) -> None:
+    site = datto.add_site("Acme Dental")
+    lone = datto.add_site("Birchwood")
+    devices = [datto.add_device(site, f"ACME-WS{i:03d}") for i in range(300)]
+    for dev in devices:
+        datto.raise_alert(dev, context={"@class": "antivirus_ctx", "status": "NOTRUNNING"})
+    datto.raise_alert(datto.add_device(lone, "BW-SRV01", category="Server"))
+    pulled = connector(datto).pull_alert_events(None, NOW)
+    assert len(pulled.items) == 301 and {e.device_type for e in pulled.items} == {DeviceType.workstation,
+                                                                                  DeviceType.server}
+    assert datto.count("GET", f"/site/{site}/devices") == 2  # 300 devices: two pages of 250
+    assert datto.count("GET", "/api/v2/device/") == 1  # the lone device of the other site
+    assert pulled.calls == 2 + 2 + 1
