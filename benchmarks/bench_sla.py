@@ -178,7 +178,9 @@ def main() -> None:
         def full_scan() -> list[str]:
             out = []
             with db.session() as session:
-                for key, state in session.execute(sa.select(SlaTicket.key, SlaTicket.state).where(SlaTicket.open)):
+                rows = session.execute(sa.select(SlaTicket.key, SlaTicket.state).where(SlaTicket.open)
+                                       .execution_options(yield_per=2000))
+                for key, state in rows:
                     if plan(SlaState.from_dict(state), NOW, policy).act:
                         out.append(key)
             return out
