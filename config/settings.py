@@ -16,11 +16,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.webhooks import WebhookSettings
 from connectors.autotask import AutotaskSettings
 from connectors.connectwise_psa import ConnectWisePsaSettings
 from connectors.datto_rmm import DattoRmmSettings
 from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
+from connectors.itglue import ItGlueSettings
 from connectors.ninjaone import NinjaOneSettings
 from connectors.smtp import SmtpSettings
 from connectors.tactical_rmm import TacticalRmmSettings
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     halopsa: HaloPsaSettings = HaloPsaSettings()
     ninjaone: NinjaOneSettings = NinjaOneSettings()
     tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
+    itglue: ItGlueSettings = ItGlueSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     smtp: SmtpSettings = SmtpSettings()
     """The relay for Switchboard's e-mails (SLA client communication and alerts); unset host: no e-mail."""
     sla_tick_interval_seconds: float = 30.0
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
                     out.append(value.get_secret_value())
                 elif hasattr(type(value), "model_fields"):
                     walk(value)
+                elif isinstance(value, dict):  # per-vendor secrets (webhooks)
+                    out.extend(_secrets_in(value))
 
         walk(self)
         return [s for s in out if s]
@@ -103,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or self.sqlite_url
+
+
+def _secrets_in(value: object) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secrets_in(v)]
+    return []
 
 
 def load_settings(**overrides: object) -> Settings:

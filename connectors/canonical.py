@@ -308,6 +308,8 @@ class KBArticle(_Frozen):
     url: str | None = None
     client: Ref | None = None
     updated_at: datetime | None = None
+    folder: str | None = None
+    """Where the article is filed in the documentation platform ("Printing / Drivers"), if anywhere."""
 
     def content_hash(self) -> str:
         return hashlib.sha1(f"{self.title}\n{self.body}".encode()).hexdigest()[:16]

@@ -48,6 +48,9 @@ class Pull(Generic[T]):
     cursor: str | None
     rejected: list[Rejected] = field(default_factory=list)
     calls: int = 0
+    withdrawn: list[str] = field(default_factory=list)
+    """Vendor ids of items taken back since the cursor (an article archived or made a draft):
+    an index built from earlier pulls should drop them."""
 
 
 @runtime_checkable

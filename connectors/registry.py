@@ -82,6 +82,12 @@ VENDORS: dict[str, VendorInfo] = {
             ("companies", "articles:incremental"),
             "hudu.json",
         ),
+        VendorInfo(
+            "itglue", "IT Glue", "docs", "connectors.itglue:ItGlue", "itglue",
+            "connectors.simulators.itglue:ItGlueSimulator",
+            ("organizations", "articles:incremental", "articles:links", "clients:psa-links"),
+            None,
+        ),
     )
 }
 

@@ -215,7 +215,7 @@ def settings_env(settings: Any) -> dict[str, str]:
         if isinstance(value, SecretStr):
             return value.get_secret_value()
         if isinstance(value, (dict, list)):
-            return json.dumps(value, default=str)
+            return json.dumps(value, default=lambda v: v.get_secret_value() if isinstance(v, SecretStr) else str(v))
         return str(value)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_") and k not in ("DATABASE_URL", "REDIS_URL")}
@@ -234,3 +234,22 @@ def settings_env(settings: Any) -> dict[str, str]:
         else:
             env[f"SWITCHBOARD_{name.upper()}"] = text(value)
     return env
+
+
+def virtual_time(http: Any, limit: Any) -> list[float]:
+    """Make a connector's retries and rate limiter wait on a virtual clock; returns the waits.
+
+    Tests of ``Retry-After`` then prove the wait without sleeping for real.
+    """
+    from connectors.ratelimit import LocalTokenBucket
+
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    http._sleep = sleep
+    http.limiter = LocalTokenBucket(limit, clock=lambda: now[0], sleep=sleep)
+    return slept

@@ -20,8 +20,9 @@ import click
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from config.loader import ConfigError
 from config.settings import Settings
@@ -441,34 +442,67 @@ def actions_retry() -> None:
 
 
 @connectors_app.command("list")
-def connectors_list() -> None:
-    """The vendors Switchboard can talk to, and what each can do."""
-    from connectors.registry import VENDORS
+def connectors_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The vendors Switchboard can talk to: what each can do, its webhooks, what it still needs."""
+    from worker.connector_report import reports
 
-    t = Table("vendor", "kind", "capabilities", "API document")
-    for v in VENDORS.values():
-        t.add_row(f"{v.name}\n[dim]{v.title}[/]", v.kind, ", ".join(v.capabilities), v.spec or "public reference")
+    found = reports(Settings())  # type: ignore[call-arg]  # (read from the environment)
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in found]))
+        return
+    # vendor names stay whole in a narrow terminal; long setting names fold rather than being cut
+    t = Table(Column("vendor", no_wrap=True), "kind",
+              *(Column(h, overflow="fold") for h in ("capabilities", "webhooks", "settings", "API document")))
+    for r in found:
+        hook = ("no" if r.webhook is None else "yes, enabled" if r.webhook_enabled
+                else f"yes, off: set {r.webhook_secret}")
+        ready = "[green]ready[/]" if r.configured else "[yellow]missing " + ", ".join(r.missing) + "[/]"
+        doc = r.spec or "public reference"
+        if r.spec and not r.spec_present:
+            doc += " (not found)"
+        t.add_row(f"{r.name}\n[dim]{r.title}[/]", r.kind + ("\n[bold]active[/]" if r.active else ""),
+                  escape(", ".join(r.capabilities)), escape(hook), ready, doc)
     console.print(t)
 
 
 @connectors_app.command("check")
-def connectors_check(vendor: str) -> None:
-    """Read-only calls with the configured settings; says what works and what does not."""
+def connectors_check(vendor: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Settings, webhooks, then read-only calls with the configured credentials: what works, what does not."""
     from connectors import registry
+    from worker.connector_report import report
 
     try:
         registry.get(vendor)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
     ctx = _context()
-    connector = ctx.connector(vendor)
-    results = connector.check()
-    failed = 0
-    for r in results:
-        mark = "[green]ok[/]  " if r.ok else "[red]FAIL[/]"
-        failed += 0 if r.ok else 1
-        console.print(f"{mark} {r.name:<12} {r.detail}")
-    if failed:
+    r = report(ctx.settings, vendor)
+    results = [] if r.missing or not r.has_check else ctx.connector(vendor).check()
+    if as_json:
+        console.print_json(json.dumps({**r.as_dict(), "checks": [
+            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in results]}))
+    else:
+        console.print(f"[bold]{r.title}[/] ({r.name}) — {r.kind}{', active' if r.active else ''}")
+        for st in r.settings:
+            state = ("[red]MISSING (required)[/]" if st.required else "set" if st.set else "[dim]unset[/]")
+            shown = "(secret)" if st.secret and st.set else (st.value or "")
+            default = " [dim](default)[/]" if st.set and not st.explicit and not st.secret else ""
+            console.print(f"  {st.env:<50} {state:<10} {escape(shown)}{default}")
+        if r.webhook is None:
+            console.print("webhooks: not offered by this connector (the poll is the only source)")
+        else:
+            state = "enabled" if r.webhook_enabled else f"off — set {r.webhook_secret} to enable"
+            tenants = f"; tenants: {', '.join(r.webhook_tenants)}" if r.webhook_tenants else ""
+            console.print(f"webhooks: {escape(r.webhook)} — {state}{tenants}")
+        for c in results:
+            mark = "[green]ok[/]  " if c.ok else "[red]FAIL[/]"
+            console.print(f"{mark} {c.name:<14} {escape(c.detail)}")
+    if r.missing:
+        err.print(f"[red]cannot run the read-only checks of {vendor}:[/] missing " + ", ".join(r.missing))
+        raise typer.Exit(1)
+    if not r.has_check:
+        err.print(f"[yellow]{vendor} has no read-only check[/]")
+    if any(not c.ok for c in results):
         raise typer.Exit(1)
 
 
@@ -532,17 +566,17 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except ConfigError as exc:
-        err.print(f"[red]config error:[/] {exc}")
+        err.print(f"[red]config error:[/] {escape(str(exc))}")
     except ConnectorError as exc:
-        err.print(f"[red]vendor error:[/] {exc}")
+        err.print(f"[red]vendor error:[/] {escape(str(exc))}")
     except UserError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
         if debug:
             raise
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}")
+        err.print(f"[red]error:[/] {type(exc).__name__}: {escape(str(exc))}")
         err.print("[dim](set SWITCHBOARD_DEBUG=1 for the traceback)[/]")
     return 1
 
