@@ -213,13 +213,20 @@ class Receiver:
         spec = HANDLERS.get(d.kind)
         if spec is None:
             return 0
-        if d.kind == "alerts":
-            if not d.events:
+        queue = Queue(self.ctx.queue_name("poll"), connection=self.ctx.redis)
+        if d.kind == "alerts" and not d.events:
+            # the vendor only says which alerts changed ("poll now"): run the incremental alert poll
+            if not d.ids or vendor != self.ctx.settings.rmm:
                 return 0
+            from worker.jobs import poll_alerts_job
+
+            queue.enqueue(poll_alerts_job, job_timeout=self.ctx.settings.job_timeout_seconds, result_ttl=600,
+                          failure_ttl=7 * 86400, description=f"webhook {vendor} poll {digest[:12]}")
+            return 1
+        if d.kind == "alerts":
             args: tuple[Any, ...] = (vendor, [e.model_dump(mode="json") for e in d.events], tenant)
         else:
             args = (vendor, list(d.ids), tenant)
-        queue = Queue(self.ctx.queue_name("poll"), connection=self.ctx.redis)
         queue.enqueue(_load(spec), *args, retry=Retry(max=3, interval=[5, 30, 120]),
                       job_timeout=self.ctx.settings.job_timeout_seconds, result_ttl=600, failure_ttl=7 * 86400,
                       description=f"webhook {vendor} {d.kind} {digest[:12]}")

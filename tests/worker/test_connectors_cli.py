@@ -42,10 +42,13 @@ def test_report_finds_every_missing_required_setting_offline(settings_factory) -
     assert secret.set and secret.secret and secret.value is None  # never shown
 
 
-def test_list_says_capabilities_webhooks_and_missing_settings(env) -> None:
+def test_list_says_capabilities_webhooks_and_missing_settings(env, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from worker.cli import app
+    from worker.cli import app, console
+
+    # the console's width is fixed when it is created (80 without a terminal); widen it for the table
+    monkeypatch.setattr(console, "width", 200)
 
     env = {k: v for k, v in env.items() if not k.startswith("SWITCHBOARD_HUDU__")}
     env.update({"SWITCHBOARD_WEBHOOKS__SECRETS__DATTO_RMM": "tok-123456", "COLUMNS": "200"})

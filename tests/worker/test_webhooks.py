@@ -309,3 +309,26 @@ def test_webhook_secrets_are_secret_everywhere(stack) -> None:
     settings = stack.ctx.settings
     assert TOKEN in settings.secrets() and TENANT_TOKEN in settings.secrets()  # the log filter blanks them
     assert TOKEN not in repr(settings) and TENANT_TOKEN not in repr(settings.webhooks)
+
+
+class IdsOnlyAlerts:
+    """A test-local RMM webhook that only names the alerts that changed (as NinjaOne's can)."""
+
+    vendor = "datto-rmm"
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str, now: float) -> None:
+        DATTO_WEBHOOK.verify(headers, body, secret, now)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        return WebhookDelivery("datto-rmm", "alerts", ids=[str(json_body(body)["alertUid"])])
+
+
+def test_an_alert_webhook_with_only_ids_triggers_a_poll_now(stack) -> None:
+    aid, _ = datto_alert(stack)
+    app = create_app(stack.ctx, specs={"datto-rmm": IdsOnlyAlerts()}, clock=lambda: NOW)
+    with TestClient(app) as c:
+        r = c.post("/webhooks/datto-rmm", content=json.dumps({"alertUid": aid}).encode(),
+                   headers={"X-Switchboard-Token": TOKEN})
+    assert r.status_code == 202 and r.json()["queued"] == 1
+    run_jobs(stack)  # the queued poll reads the RMM now, not at the next periodic poll
+    assert len(stack.our_tickets()) == 1
