@@ -26,6 +26,10 @@ T = TypeVar("T", bound=BaseModel)
 FILES: dict[str, str] = {
     "noise.yaml": "rules.config:NoiseConfig",
     "tickets.yaml": "rules.config:TicketsConfig",
+    "sla.yaml": "rules.sla_config:SlaConfig",
+    "escalation.yaml": "rules.sla_config:EscalationConfig",
+    "automation.yaml": "rules.sla_config:AutomationConfig",
+    "messages.yaml": "rules.sla_config:MessagesConfig",
 }
 """Every YAML file Switchboard reads, and the model that validates it."""
 

@@ -24,6 +24,7 @@ from connectors.halopsa import HaloPsaSettings
 from connectors.hudu import HuduSettings
 from connectors.itglue import ItGlueSettings
 from connectors.ninjaone import NinjaOneSettings
+from connectors.smtp import SmtpSettings
 from connectors.tactical_rmm import TacticalRmmSettings
 
 __all__ = ["Settings", "load_settings"]
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
     tactical_rmm: TacticalRmmSettings = TacticalRmmSettings()
     itglue: ItGlueSettings = ItGlueSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    """The relay for Switchboard's e-mails (SLA client communication and alerts); unset host: no e-mail."""
+    sla_tick_interval_seconds: float = 30.0
+    """How often due SLA clocks are evaluated (escalation steps, reminders)."""
+    directory_cache_seconds: int = 3600
+    """How long PSA resources, contacts and company names are cached for notifications."""
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""

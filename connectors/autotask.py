@@ -146,6 +146,11 @@ class AtTicket(VendorModel):
     last_activity_date: datetime | None = Field(None, alias="lastActivityDate")
     completed_date: datetime | None = Field(None, alias="completedDate")
     external_id: str | None = Field(None, alias="externalID")
+    first_response_date_time: datetime | None = Field(None, alias="firstResponseDateTime")
+    last_customer_visible_activity: datetime | None = Field(None, alias="lastCustomerVisibleActivityDateTime")
+    last_activity_resource_id: int | None = Field(None, alias="lastActivityResourceID")
+    last_activity_person_type: int | None = Field(None, alias="lastActivityPersonType")
+    """1 = a resource (technician) made the last change, 2 = a contact."""
 
 
 class AtNote(VendorModel):
@@ -268,6 +273,10 @@ def ticket_of(t: AtTicket, settings: AutotaskSettings, maps: TicketMaps | None =
         closed_at=utc(t.completed_date) if t.completed_date else None,
         marker=t.external_id or marker_of_text(t.description),
         url=f"{web}/Mvc/ServiceDesk/TicketDetail.mvc?ticketId={t.id}" if web else None,
+        first_response_at=utc(t.first_response_date_time) if t.first_response_date_time else None,
+        last_client_activity_at=utc(t.last_customer_visible_activity) if t.last_customer_visible_activity else None,
+        last_activity_by=Ref(vendor=VENDOR, id=str(t.last_activity_resource_id))
+        if t.last_activity_resource_id and t.last_activity_person_type in (None, 1) else None,
     )
 
 

@@ -236,6 +236,12 @@ class Ticket(_Frozen):
     marker: str | None = None
     """The correlation marker found on the ticket, if Switchboard made it."""
     url: str | None = None
+    first_response_at: datetime | None = None
+    """The first client-facing response recorded by the PSA (e-mail or client-visible note), if it keeps one."""
+    last_client_activity_at: datetime | None = None
+    """The last activity the client can see (a client-visible note, an e-mail to the contact)."""
+    last_activity_by: Ref | None = None
+    """The PSA resource (technician) whose change is the ticket's last activity, when the PSA says so."""
 
     @property
     def is_open(self) -> bool:

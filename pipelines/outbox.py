@@ -38,7 +38,8 @@ from pipelines.state import ActionRow, AlertLink, TicketLink
 
 __all__ = ["Action", "GroupResult", "LeaseHeld", "PushTargets", "pending_groups", "push_group", "record"]
 
-KINDS = ("create_ticket", "update_ticket", "add_note", "upsert_note", "close_ticket", "reopen_ticket", "resolve_alert")
+KINDS = ("create_ticket", "update_ticket", "add_note", "upsert_note", "close_ticket", "reopen_ticket", "resolve_alert",
+         "send_email")
 
 
 class LeaseHeld(Exception):
@@ -117,6 +118,8 @@ class PushTargets:
     psa: Any
     rmm: Any = None
     rmm_by_vendor: dict[str, Any] = field(default_factory=dict)
+    notifier: Any = None
+    """Sends ``send_email`` actions (:class:`pipelines.notify.Notifier`); None: e-mail is not configured."""
 
     def rmm_for(self, vendor: str) -> Any:
         return self.rmm_by_vendor.get(vendor, self.rmm)
@@ -249,7 +252,12 @@ class _Pusher:
                     .values(rmm_resolved=True)
                 )
             return {"outcome": "alert resolved in the RMM"}
-        ticket_id = self.ticket_id(p["ticket"])
+        if claim.kind == "send_email":
+            if self.targets.notifier is None:
+                raise FatalError("e-mail is not configured: set SWITCHBOARD_SMTP__HOST")
+            return dict(self.targets.notifier.send_email(p, retry=retry))
+        # a ticket Switchboard did not open (SLA notes and patches) is addressed by its PSA id
+        ticket_id = p.get("psa_ticket_id") or self.ticket_id(p["ticket"])
         if claim.kind == "add_note":
             return self._note(ticket_id, p, retry, slot=None)
         if claim.kind == "upsert_note":
@@ -286,8 +294,7 @@ class _Pusher:
     def _note(self, ticket_id: str, p: dict[str, Any], retry: bool, slot: str | None) -> dict[str, Any]:
         psa = self.targets.psa
         draft = NoteDraft(body=p["body"], marker=p["marker"], internal=p.get("internal", True), title=p.get("title", "Switchboard"))
-        link = self.link(p["ticket"])
-        note_id = (link.notes or {}).get(slot) if slot else None
+        note_id = (self.link(p["ticket"]).notes or {}).get(slot) if slot else None
         if note_id:
             psa.update_note(ticket_id, note_id, draft)
             return {"outcome": "note updated", "note_id": note_id}
@@ -349,7 +356,7 @@ def push_group(db: Any, targets: PushTargets, group: str, *, lease_seconds: int 
         except RetriableError as exc:
             pusher.finish(claim, "pending", None, str(exc))
             raise
-        except FatalError as exc:
+        except (FatalError, ValueError) as exc:  # ValueError: a request the connector cannot express (unmapped status)
             pusher.finish(claim, "failed", None, str(exc))
             result.failed.append((claim.kind, str(exc)))
             return result

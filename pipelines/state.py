@@ -12,6 +12,8 @@
 - ``decision``      the explain trail: every rule decision with its rule id and reason.
 - ``quarantine``    inputs that could not be used (payload + reason), never silently dropped.
 - ``client_map``    the reviewed table RMM client ↔ PSA company ↔ documentation organisation.
+- ``sla_ticket``    each PSA ticket's SLA clocks and steps taken, with the next due time (indexed).
+- ``sla_event``     the history of each ticket's clocks and notifications (``sla explain``).
 
 All timestamps are stored as UTC and read back as aware UTC datetimes.
 """
@@ -33,6 +35,8 @@ __all__ = [
     "DecisionRow",
     "Quarantine",
     "RulesState",
+    "SlaEvent",
+    "SlaTicket",
     "SyncCursor",
     "TicketLink",
     "UTCDateTime",
@@ -194,3 +198,45 @@ class ClientMap(Base):
     """manual | import | vendor-link — how the row came to be (never "guessed")"""
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+# -- SLA clocks (issue 6) ------------------------------------------------------------------------------
+
+
+class SlaTicket(Base):
+    """One PSA ticket's SLA clocks: the facts observed, the steps taken, and when it is next due.
+
+    ``next_due`` is indexed: the periodic job reads only the tickets whose next step has come
+    (``WHERE next_due <= now``), never every open ticket.
+    """
+
+    __tablename__ = "sla_ticket"
+
+    key: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    """``{psa}:{ticket id}``"""
+    psa: Mapped[str] = mapped_column(sa.String(40))
+    ticket_id: Mapped[str] = mapped_column(sa.String(64))
+    number: Mapped[str] = mapped_column(sa.String(64), default="", index=True)
+    company: Mapped[str | None] = mapped_column(sa.String(120), index=True)
+    priority: Mapped[int | None] = mapped_column()
+    status: Mapped[str] = mapped_column(sa.String(40), default="new")
+    tier: Mapped[int] = mapped_column(default=0)
+    open: Mapped[bool] = mapped_column(default=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_due: Mapped[datetime | None] = mapped_column(index=True)
+    version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class SlaEvent(Base):
+    """What happened to a ticket's clocks and notifications, in order (``switchboard sla explain``)."""
+
+    __tablename__ = "sla_event"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    ticket_key: Mapped[str] = mapped_column(sa.String(120), index=True)
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=_now)

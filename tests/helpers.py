@@ -174,7 +174,9 @@ class Stack:
     def push_all(self) -> list[outbox.GroupResult]:
         with self.ctx.db.session() as s:
             groups = outbox.pending_groups(s)
-        targets = outbox.PushTargets(psa=self.ctx.psa(), rmm=self.ctx.rmm())
+        from pipelines.notify import notifier_for
+
+        targets = outbox.PushTargets(psa=self.ctx.psa(), rmm=self.ctx.rmm(), notifier=notifier_for(self.ctx))
         return [outbox.push_group(self.ctx.db, targets, g) for g in groups]
 
     def our_tickets(self) -> list[dict[str, Any]]:

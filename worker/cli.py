@@ -152,7 +152,9 @@ def sync_once(
         with ctx.db.session() as s:
             groups = sorted(set(report.groups) | set(outbox.pending_groups(s)))
         if push and not ctx.shadow:
-            targets = outbox.PushTargets(psa=ctx.psa(), rmm=ctx.rmm())
+            from pipelines.notify import notifier_for
+
+            targets = outbox.PushTargets(psa=ctx.psa(), rmm=ctx.rmm(), notifier=notifier_for(ctx))
             progress.update(task, advance=1, description=f"pushing {len(groups)} ticket(s) to {ctx.settings.psa}…")
             done: Counter[str] = Counter()
             failed: list[str] = []

@@ -65,7 +65,9 @@ def enqueue_pushes(ctx: Context, groups: list[str]) -> int:
 def push_job(group: str) -> dict[str, Any]:
     ctx = context()
     ctx.redis.delete(f"{ctx.prefix}:pushq:{_group_hash(group)}")
-    targets = outbox.PushTargets(psa=ctx.psa(), rmm=ctx.rmm())
+    from pipelines.notify import notifier_for
+
+    targets = outbox.PushTargets(psa=ctx.psa(), rmm=ctx.rmm(), notifier=notifier_for(ctx))
     result = outbox.push_group(ctx.db, targets, group, lease_seconds=ctx.settings.lease_seconds)
     if result.failed:
         log.error("push %s failed: %s", group, result.failed[-1][1])

@@ -15,7 +15,7 @@ from typing import Any
 from rq import Queue
 
 from pipelines.runtime import Context
-from worker import jobs
+from worker import jobs, sla_jobs
 
 __all__ = ["PERIODIC", "Periodic", "Scheduler"]
 
@@ -35,6 +35,7 @@ PERIODIC: list[Periodic] = [
     Periodic("poll-tickets", jobs.poll_tickets_job, lambda c: c.settings.ticket_poll_interval_seconds),
     Periodic("rules-tick", jobs.tick_job, lambda c: c.settings.tick_interval_seconds),
     Periodic("reconcile", jobs.reconcile_job, lambda c: c.settings.reconcile_interval_seconds),
+    Periodic("sla-tick", sla_jobs.sla_tick_job, lambda c: c.settings.sla_tick_interval_seconds),
 ]
 
 

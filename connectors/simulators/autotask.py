@@ -191,23 +191,32 @@ class AutotaskSimulator(Simulator):
             "id": eid, "ticketID": ticket_id, "resourceID": resource_id, "hoursWorked": hours,
             "startDateTime": _iso(self.now()), "summaryNotes": notes,
         }
-        self._touch(ticket_id)
+        self._touch(ticket_id, by=resource_id)
         return eid
 
     def add_human_note(self, ticket_id: int, text: str, resource_id: int | None = None) -> int:
         return self._create_note(ticket_id, {"title": "Note", "description": text, "noteType": 1, "publish": 1},
                                  creator=resource_id or 29682001)
 
-    def set_status(self, ticket_id: int, status: int) -> None:
-        """A person changes the status in the PSA."""
+    def set_status(self, ticket_id: int, status: int, *, by: int | None = None) -> None:
+        """A person (resource ``by``, if given) changes the status in the PSA."""
         self.db["Tickets"][ticket_id]["status"] = status
         if status == 5:
             self.db["Tickets"][ticket_id]["completedDate"] = _iso(self.now())
-        self._touch(ticket_id)
+        self._touch(ticket_id, by=by)
 
-    def _touch(self, ticket_id: int) -> None:
+    def assign(self, ticket_id: int, resource_id: int | None, *, by: int | None = None) -> None:
+        """A person (a dispatcher, or the technician themself) assigns the ticket to a resource."""
+        self.db["Tickets"][ticket_id]["assignedResourceID"] = resource_id
+        self._touch(ticket_id, by=by)
+
+    def _touch(self, ticket_id: int, *, by: int | None = None) -> None:
+        """Move ``lastActivityDate`` (and, like Autotask, record which resource made the change)."""
         if ticket_id in self.db["Tickets"]:
-            self.db["Tickets"][ticket_id]["lastActivityDate"] = _iso(self.now())
+            ticket = self.db["Tickets"][ticket_id]
+            ticket["lastActivityDate"] = _iso(self.now())
+            if by is not None:
+                ticket["lastActivityResourceID"], ticket["lastActivityPersonType"] = by, 1
 
     def tickets(self) -> list[dict[str, Any]]:
         return list(self.db["Tickets"].values())
@@ -310,7 +319,7 @@ class AutotaskSimulator(Simulator):
             ticket["completedDate"] = _iso(self.now())
         elif "status" in body:
             ticket["completedDate"] = None
-        self._touch(ticket["id"])
+        self._touch(ticket["id"], by=self.api_resource_id)
         return int(ticket["id"])
 
     def _check_picklists(self, body: dict[str, Any], merged: dict[str, Any]) -> None:
@@ -376,7 +385,12 @@ class AutotaskSimulator(Simulator):
             "noteType": body.get("noteType", 1), "publish": body.get("publish", 1), "createDateTime": now,
             "lastActivityDate": now, "creatorResourceID": creator, "createdByContactID": None,
         }
-        self._touch(ticket_id)
+        self._touch(ticket_id, by=creator)
+        if body.get("publish", 1) == 1:  # visible to the client: the PSA's first-response and activity stamps
+            ticket = self.db["Tickets"][ticket_id]
+            ticket["lastCustomerVisibleActivityDateTime"] = now
+            if not ticket.get("firstResponseDateTime"):
+                ticket["firstResponseDateTime"], ticket["firstResponseInitiatingResourceID"] = now, creator
         return nid
 
     @route("POST", "/V1.0/Tickets/{tid}/Notes")
