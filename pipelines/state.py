@@ -14,6 +14,11 @@
 - ``client_map``    the reviewed table RMM client ↔ PSA company ↔ documentation organisation.
 - ``sla_ticket``    each PSA ticket's SLA clocks and steps taken, with the next due time (indexed).
 - ``sla_event``     the history of each ticket's clocks and notifications (``sla explain``).
+- ``kb_article``    the documentation platform's troubleshooting articles, pulled incrementally
+                    (the local KB index is built from this table).
+- ``classifier_model`` trained classifier versions (metrics, blob); the active one is used.
+- ``ticket_enrichment`` what enrichment decided for each ticket, what it wrote (so its values can
+                    be told from a person's), and the note it keeps updating.
 
 All timestamps are stored as UTC and read back as aware UTC datetimes.
 """
@@ -31,13 +36,16 @@ __all__ = [
     "ActionRow",
     "AlertLink",
     "Base",
+    "ClassifierModel",
     "ClientMap",
     "DecisionRow",
     "Quarantine",
     "RulesState",
     "SlaEvent",
     "SlaTicket",
+    "KBArticleRow",
     "SyncCursor",
+    "TicketEnrichment",
     "TicketLink",
     "UTCDateTime",
 ]
@@ -240,3 +248,83 @@ class SlaEvent(Base):
     kind: Mapped[str] = mapped_column(sa.String(40))
     detail: Mapped[str] = mapped_column(sa.Text, default="")
     recorded_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+# -- classification, KB linking and enrichment (issue 5) ----------------------------------------------
+
+
+class KBArticleRow(Base):
+    """One troubleshooting article of the documentation platform, as last pulled."""
+
+    __tablename__ = "kb_article"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    """``{vendor}:{article id}``"""
+    vendor: Mapped[str] = mapped_column(sa.String(40), index=True)
+    article_id: Mapped[str] = mapped_column(sa.String(120))
+    title: Mapped[str] = mapped_column(sa.String(500))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    folder: Mapped[str | None] = mapped_column(sa.String(500))
+    client: Mapped[str | None] = mapped_column(sa.String(120))
+    content_hash: Mapped[str] = mapped_column(sa.String(40), default="")
+    updated_at: Mapped[datetime | None] = mapped_column()
+    """The article's own last change, as the vendor reports it."""
+    withdrawn: Mapped[bool] = mapped_column(default=False)
+    """Taken back in the documentation platform (draft, archived): no longer linked."""
+    synced_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ClassifierModel(Base):
+    """A trained classifier version: its metrics and the serialised model; at most one is active."""
+
+    __tablename__ = "classifier_model"
+
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    source: Mapped[str] = mapped_column(sa.String(300), default="")
+    """Where the training data came from (``psa:autotask``, ``file:export.csv``)."""
+    samples: Mapped[int] = mapped_column(default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    blob: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    active: Mapped[bool] = mapped_column(default=False)
+
+
+class TicketEnrichment(Base):
+    """What enrichment decided for one ticket and what it wrote.
+
+    ``written`` keeps the values Switchboard set (field -> value) and ``observed`` what the PSA
+    showed for them after the write, so a later change by a person is recognised and never
+    overwritten. ``notes`` maps note slots to PSA note ids (the suggestion note is updated, not
+    re-posted).
+    """
+
+    __tablename__ = "ticket_enrichment"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    """``{psa}:{ticket id}`` for the PSA's own tickets; the ticket key for tickets opened from alerts"""
+    psa: Mapped[str] = mapped_column(sa.String(40))
+    ticket_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    origin: Mapped[str] = mapped_column(sa.String(20), default="psa")
+    """psa | alert"""
+    text_hash: Mapped[str] = mapped_column(sa.String(40), default="")
+    type: Mapped[str | None] = mapped_column(sa.String(120))
+    subtype: Mapped[str | None] = mapped_column(sa.String(200))
+    priority: Mapped[int | None] = mapped_column()
+    confidence: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    confident: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(sa.String(40), default="")
+    model_version: Mapped[int | None] = mapped_column()
+    kb: Mapped[list[Any]] = mapped_column(default=list)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    decision: Mapped[str] = mapped_column(sa.Text, default="")
+    """What was done, for people: "set type, subtype, priority", "suggested (confidence 0.41 < 0.6)", …"""
+    written: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    observed: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    human: Mapped[list[Any]] = mapped_column(default=list)
+    """fields a person set: never written unless ``overwrite_human_fields``"""
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(default=0)
+    shadow: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now, index=True)
