@@ -103,9 +103,17 @@ def apply_decisions(
     row.updated_at = now
     if not decisions:
         return report
+    from pipelines import enrich as enrichment  # (imports this module)
+
     psa = ctx.settings.psa
     company = company_for(session, rmm, state.client, psa)
-    p = plan(decisions, state, psa=psa, company=company, cfg=ctx.tickets, now=now)
+    ecfg = enrichment.config_of(ctx)
+    enrich = enrichment.alert_enricher(ctx, session)
+    known = enrichment.stored_records(session, sorted({d.ticket for d in decisions if d.ticket})) if enrich else {}
+    p = plan(decisions, state, psa=psa, company=company, cfg=ctx.tickets, now=now, enrich=enrich,
+             enrichments=known, enrich_fields=ecfg.fields, kb_articles=ecfg.note.max_articles)
+    if p.enrichments:
+        enrichment.remember_alert_records(ctx, session, p.enrichments, p.written, now)
     for d in decisions:
         report.decisions[d.kind] += 1
         session.add(DecisionRow(at=d.at, client=d.client, kind=d.kind, rule=d.rule, reason=d.reason,

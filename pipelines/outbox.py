@@ -33,8 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.canonical import NoteDraft, TicketDraft, TicketPatch, TicketStatus
-from connectors.errors import FatalError, NotFound, RetriableError
-from pipelines.state import ActionRow, AlertLink, TicketLink
+from connectors.errors import FatalError, NotFound, RetriableError, ValidationFailed
+from pipelines.state import ActionRow, AlertLink, TicketEnrichment, TicketLink
 
 __all__ = ["Action", "GroupResult", "LeaseHeld", "PushTargets", "pending_groups", "push_group", "record"]
 
@@ -263,7 +263,16 @@ class _Pusher:
         if claim.kind == "upsert_note":
             return self._note(ticket_id, p, retry, slot=p["slot"])
         if claim.kind == "update_ticket":
-            psa.update_ticket(ticket_id, TicketPatch.model_validate(p["patch"]))
+            patch = TicketPatch.model_validate(p["patch"])
+            try:
+                psa.update_ticket(ticket_id, patch)
+            except ValidationFailed as exc:
+                if not p.get("types_optional") or (patch.type is None and patch.subtype is None):
+                    raise
+                rest = patch.model_copy(update={"type": None, "subtype": None})
+                if not rest.is_empty():
+                    psa.update_ticket(ticket_id, rest)
+                return {"outcome": f"updated without type/subtype: {exc}", "types": "refused"}
             return {"outcome": "updated"}
         if claim.kind == "reopen_ticket":
             if psa.get_ticket(ticket_id).is_open:  # a person kept it open: never undo their status
@@ -287,14 +296,22 @@ class _Pusher:
             if found is not None:
                 self.save_link(key, psa_ticket_id=found.ref.id)
                 return {"outcome": "found by marker after an unknown outcome", "ticket_id": found.ref.id}
-        ticket = self.targets.psa.create_ticket(draft)
+        try:
+            ticket = self.targets.psa.create_ticket(draft)
+        except ValidationFailed as exc:
+            if not p.get("types_optional") or (draft.type is None and draft.subtype is None):
+                raise
+            # the PSA does not know the type names (no mapping for it yet): the ticket matters more
+            ticket = self.targets.psa.create_ticket(draft.model_copy(update={"type": None, "subtype": None}))
+            self.save_link(key, psa_ticket_id=ticket.ref.id)
+            return {"outcome": f"created without type/subtype: {exc}", "ticket_id": ticket.ref.id, "types": "refused"}
         self.save_link(key, psa_ticket_id=ticket.ref.id)
         return {"outcome": "created", "ticket_id": ticket.ref.id}
 
     def _note(self, ticket_id: str, p: dict[str, Any], retry: bool, slot: str | None) -> dict[str, Any]:
         psa = self.targets.psa
         draft = NoteDraft(body=p["body"], marker=p["marker"], internal=p.get("internal", True), title=p.get("title", "Switchboard"))
-        note_id = (self.link(p["ticket"]).notes or {}).get(slot) if slot else None
+        note_id = self._notes(p["ticket"]).get(slot) if slot else None
         if note_id:
             psa.update_note(ticket_id, note_id, draft)
             return {"outcome": "note updated", "note_id": note_id}
@@ -307,10 +324,25 @@ class _Pusher:
         self._remember_note(p["ticket"], slot, note.ref.id)
         return {"outcome": "note added", "note_id": note.ref.id}
 
+    def _notes(self, key: str) -> dict[str, Any]:
+        """Note slot -> PSA note id of a ticket: Switchboard's own (``ticket_link``) or an enriched one."""
+        with self.db.session() as s:
+            link = s.get(TicketLink, key)
+            if link is not None:
+                return dict(link.notes or {})
+            enriched = s.get(TicketEnrichment, key)
+            if enriched is not None:
+                return dict(enriched.notes or {})
+        raise FatalError(f"ticket {key} is not known to Switchboard")
+
     def _remember_note(self, key: str, slot: str | None, note_id: str) -> None:
-        if slot:
-            link = self.link(key)
-            self.save_link(key, notes={**(link.notes or {}), slot: note_id})
+        if not slot:
+            return
+        with self.db.session() as s:
+            row = s.get(TicketLink, key) or s.get(TicketEnrichment, key)
+            if row is None:
+                raise FatalError(f"ticket {key} is not known to Switchboard")
+            row.notes = {**(row.notes or {}), slot: note_id}
 
     def _close(self, ticket_id: str, p: dict[str, Any]) -> dict[str, Any]:
         psa = self.targets.psa

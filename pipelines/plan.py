@@ -19,7 +19,7 @@ Effects by decision::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from connectors.canonical import Ref, Severity, TicketDraft, TicketPatch, TicketStatus
 from pipelines.outbox import Action
 from rules.config import TicketsConfig
+from rules.enrich_note import kb_section
 from rules.engine import ClientState, Decision
 
 __all__ = ["Plan", "check_label", "explain_body", "plan", "title_of"]
@@ -43,6 +44,10 @@ class Plan:
     alert_links: list[dict[str, Any]] = field(default_factory=list)
     blocked: dict[str, str] = field(default_factory=dict)
     """action key -> why it cannot be applied yet (e.g. unmapped client)"""
+    enrichments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """ticket key -> enrichment record of each ticket opened in this batch"""
+    written: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """ticket key -> the enrichment fields set on the new ticket"""
 
 
 def check_label(check: str, cfg: TicketsConfig) -> str:
@@ -121,7 +126,14 @@ def plan(
     company: Ref | None,
     cfg: TicketsConfig,
     now: datetime,
+    enrich: Callable[[Mapping[str, Any]], dict[str, Any] | None] | None = None,
+    enrichments: Mapping[str, Mapping[str, Any]] | None = None,
+    enrich_fields: Sequence[str] = ("type", "subtype", "priority"),
+    kb_articles: int = 3,
 ) -> Plan:
+    """``enrich`` (ticket data -> enrichment record) types and prioritises new tickets and gives
+    their note its troubleshooting articles; ``enrichments`` are the records of tickets opened
+    before, so their note keeps the articles when it is updated."""
     out = Plan()
     touched: list[str] = []
     internal = cfg.note_visibility == "internal"
@@ -147,16 +159,33 @@ def plan(
                 f"Severity: {severity.value}\nFirst seen: {d.at:%Y-%m-%d %H:%M} UTC\nSource: {d.data.get('source', '')}\n"
                 f"Opened by Switchboard: {d.reason} (rule: {d.rule})"
             )
+            priority = cfg.priority_by_severity.get(severity, 3)
+            ttype = tsub = None
+            rec = enrich({"title": title, "text": str(d.data.get("message") or ""), "severity": severity.value}) \
+                if enrich is not None else None
+            if rec:
+                out.enrichments[d.ticket] = rec
+                written: dict[str, Any] = {}
+                if "priority" in enrich_fields and rec.get("priority") and rec["priority"] < priority:
+                    priority = written["priority"] = int(rec["priority"])  # the more urgent of the two
+                if rec.get("confident"):
+                    if "type" in enrich_fields and rec.get("type"):
+                        ttype = written["type"] = rec.get("psa_type") or rec["type"]
+                    if "subtype" in enrich_fields and rec.get("subtype") and ttype:
+                        tsub = written["subtype"] = rec.get("psa_subtype") or rec["subtype"]
+                out.written[d.ticket] = written
             draft = TicketDraft(
-                title=title, description=description, company=company, priority=cfg.priority_by_severity.get(severity, 3),
-                status=TicketStatus.new, marker=d.ticket, source_alert=d.alert_id,
+                title=title, description=description, company=company, priority=priority,
+                status=TicketStatus.new, marker=d.ticket, source_alert=d.alert_id, type=ttype, subtype=tsub,
             )
             out.new_tickets.append(
                 {"key": d.ticket, "psa": psa, "client": d.client, "fingerprint": d.fingerprint or "", "title": title,
                  "rule": d.rule, "reason": d.reason, "opened_at": d.at, "last_seen_at": d.at}
             )
-            create = Action(f"create:{d.ticket}", d.ticket, "create_ticket",
-                            {"ticket": d.ticket, "draft": draft.model_dump(mode="json")}, d.client)
+            payload: dict[str, Any] = {"ticket": d.ticket, "draft": draft.model_dump(mode="json")}
+            if ttype or tsub:
+                payload["types_optional"] = True  # a PSA that lacks the type names still gets the ticket
+            create = Action(f"create:{d.ticket}", d.ticket, "create_ticket", payload, d.client)
             out.actions.append(create)
             if company is None:
                 out.blocked[create.key] = (
@@ -215,15 +244,27 @@ def plan(
                 f"resolve-alert:{source}:{alert_id}", f"rmm:{source}:{alert_id}", "resolve_alert",
                 {"source": source, "alert_id": alert_id, "ticket": d.ticket}, d.client,
             ))
+    known = {**(enrichments or {}), **out.enrichments}
     if cfg.explain_note:
         for key in dict.fromkeys(touched):
             ticket = state.tickets.get(key)
             if ticket is None:
                 continue  # resolved in this same batch: the resolve note says it all
+            body = explain_body(state, key, ticket.rule, ticket.reason, cfg)
+            kb = kb_section(known.get(key), max_articles=kb_articles)
             out.actions.append(Action(
                 f"note:{key}:explain:{ticket.revision}", key, "upsert_note",
-                {"ticket": key, "slot": "explain", "body": explain_body(state, key, ticket.rule, ticket.reason, cfg),
+                {"ticket": key, "slot": "explain", "body": f"{body}\n\n{kb}" if kb else body,
                  "marker": f"{key}:explain", "internal": internal, "title": "Why Switchboard opened this ticket"},
                 state.client,
             ))
+    else:
+        for key, rec in out.enrichments.items():  # no explain note: the articles get their own note, once
+            kb = kb_section(rec, max_articles=kb_articles)
+            if kb:
+                out.actions.append(Action(
+                    f"note:{key}:kb", key, "upsert_note",
+                    {"ticket": key, "slot": "kb", "body": kb, "marker": f"{key}:kb", "internal": internal,
+                     "title": "Troubleshooting articles"}, state.client,
+                ))
     return out
