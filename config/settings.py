@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     """How often due SLA clocks are evaluated (escalation steps, reminders)."""
     directory_cache_seconds: int = 3600
     """How long PSA resources, contacts and company names are cached for notifications."""
+    kb_sync_interval_seconds: float = 900.0
+    """How often the documentation platform's changed articles are pulled into the KB index."""
 
     def secrets(self) -> list[str]:
         """Every secret value configured, for log redaction."""

@@ -43,6 +43,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from rules.enrich import DEFAULT_THRESHOLD
 from sqlalchemy.orm import Session
 
 from connectors.canonical import Ticket, TicketPatch, utc
@@ -138,7 +139,8 @@ def enricher_for(ctx: Any, session: Session) -> tuple[Any, int | None, str]:
         return hit
     articles, source = kb_store.index_articles(session, vendor, fallback_builtin=cfg.kb.fallback_builtin)
     model = active_model(session)
-    enricher = Enricher.default(ctx.settings.config_dir, articles=articles, model_bytes=model[1] if model else None)
+    enricher = Enricher.default(ctx.settings.config_dir, articles=articles, model_bytes=model[1] if model else None,
+                                threshold=cfg.threshold)
     if len(_CACHE) > 8:
         _CACHE.clear()
     _CACHE[key] = (enricher, version, source)
@@ -148,9 +150,7 @@ def enricher_for(ctx: Any, session: Session) -> tuple[Any, int | None, str]:
 def record_of(e: Any, cfg: EnrichmentConfig, model_version: int | None) -> dict[str, Any]:
     """The JSON-able record of an :class:`rules.enrich.Enrichment` under this configuration."""
     confident = bool(e.confident) if cfg.threshold is None else e.confidence >= cfg.threshold
-    threshold = cfg.threshold
-    if threshold is None:
-        threshold = getattr(e, "threshold", None)
+    threshold = cfg.threshold if cfg.threshold is not None else DEFAULT_THRESHOLD
     kb = [{"title": k.title, "url": k.url, "score": round(float(k.score), 3), "why": k.why, "ref": k.ref}
           for k in e.kb if float(k.score) >= cfg.kb.min_score][: max(cfg.note.max_articles, 3)]
     return {
@@ -333,18 +333,17 @@ def _shown(name: str, value: Any) -> str:
 
 
 def _psa_names_for(ctx: Any, enricher: Any) -> Callable[[str | None, str | None, str | None], tuple[str | None, str | None]]:
-    """Taxonomy names -> the PSA's own type/subtype names (the taxonomy's per-PSA/board map, if any)."""
+    """Taxonomy names -> the PSA's own type/subtype names (``taxonomy.yaml: psa_names``, board then ``*``)."""
     taxonomy = getattr(enricher, "taxonomy", None)
-    mapper = getattr(taxonomy, "psa_names", None)
+    if taxonomy is None or not hasattr(taxonomy, "psa_name"):
+        from rules.taxonomy import load_taxonomy
+
+        taxonomy = load_taxonomy(ctx.settings.config_dir)
     psa = ctx.settings.psa
 
     def names(type_: str | None, subtype: str | None, board: str | None) -> tuple[str | None, str | None]:
-        if mapper is None or type_ is None:
-            return type_, subtype
-        try:
-            return mapper(psa, type_, subtype, board=board)  # type: ignore[no-any-return]
-        except (KeyError, ValueError, TypeError):
-            return type_, subtype
+        return (taxonomy.psa_name(psa, board, type_) if type_ else None,
+                taxonomy.psa_name(psa, board, subtype) if subtype else None)
 
     return names
 

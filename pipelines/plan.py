@@ -27,8 +27,8 @@ from typing import Any
 from connectors.canonical import Ref, Severity, TicketDraft, TicketPatch, TicketStatus
 from pipelines.outbox import Action
 from rules.config import TicketsConfig
-from rules.enrich_note import kb_section
 from rules.engine import ClientState, Decision
+from rules.enrich_note import kb_section
 
 __all__ = ["Plan", "check_label", "explain_body", "plan", "title_of"]
 

@@ -30,6 +30,7 @@ Consumer = Callable[[Any, Session, Sequence[Ticket], datetime], list[str]]
 
 CONSUMERS: list[str] = [
     "pipelines.twoway:consume",
+    "pipelines.enrich:consume",
     "pipelines.sla:consume",
 ]
 """``module:function`` of every ticket consumer, in the order they run."""

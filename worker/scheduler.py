@@ -15,7 +15,7 @@ from typing import Any
 from rq import Queue
 
 from pipelines.runtime import Context
-from worker import jobs, sla_jobs
+from worker import jobs, kb_jobs, sla_jobs
 
 __all__ = ["PERIODIC", "Periodic", "Scheduler"]
 
@@ -36,6 +36,7 @@ PERIODIC: list[Periodic] = [
     Periodic("rules-tick", jobs.tick_job, lambda c: c.settings.tick_interval_seconds),
     Periodic("reconcile", jobs.reconcile_job, lambda c: c.settings.reconcile_interval_seconds),
     Periodic("sla-tick", sla_jobs.sla_tick_job, lambda c: c.settings.sla_tick_interval_seconds),
+    Periodic("kb-sync", kb_jobs.sync_kb_job, lambda c: c.settings.kb_sync_interval_seconds),
 ]
 
 

@@ -64,12 +64,11 @@ STATUS = {"unsigned": 401, "bad_signature": 403, "stale": 403, "replayed": 403, 
 HANDLERS: dict[str, str | None] = {
     "alerts": "worker.webhook_jobs:ingest_alerts_job",
     "tickets": "worker.webhook_jobs:refresh_tickets_job",
-    "documents": None,
+    "documents": "worker.kb_jobs:documents_changed_job",
     "other": None,
 }
 """Delivery kind -> ``module:function`` of the RQ job that does the work (None: nothing to run
-now — the periodic poll picks the change up). A documentation index (KB linking) registers its
-document sync job for ``documents`` here."""
+now — the periodic poll picks the change up). ``documents``: the incremental KB sync."""
 
 
 def webhook_specs() -> dict[str, WebhookSpec]:
