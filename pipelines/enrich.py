@@ -43,13 +43,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from rules.enrich import DEFAULT_THRESHOLD
 from sqlalchemy.orm import Session
 
 from connectors.canonical import Ticket, TicketPatch, utc
 from pipelines import kb as kb_store
 from pipelines import outbox
 from pipelines.state import ActionRow, ClassifierModel, TicketEnrichment, TicketLink
+from rules.enrich import DEFAULT_THRESHOLD
 from rules.enrich_note import suggestion_note
 from rules.enrichment_config import EnrichmentConfig
 
@@ -254,12 +254,16 @@ def _notice_people(session: Session, row: TicketEnrichment, t: Ticket) -> None:
     """After Switchboard's write landed, a later different value is a person's change."""
     if not row.written:
         return
-    action = row.observed.get("_action")
-    if action:
-        status = session.scalar(sa.select(ActionRow.status).where(ActionRow.key == action))
-        if status != "done":
-            return  # not applied yet (or shadow): what the PSA shows is not ours to compare
     observed = dict(row.observed)
+    action = observed.pop("_action", None)
+    if action:
+        found = session.execute(sa.select(ActionRow.status, ActionRow.result).where(ActionRow.key == action)).first()
+        if found is None or found[0] != "done":
+            return  # not applied yet (or shadow): what the PSA shows is not ours to compare
+        shown = (found[1] or {}).get("fields") or {}
+        for name in row.written:
+            if name not in observed and shown.get(name) is not None:
+                observed[name] = shown[name]  # the PSA's id for the name we wrote, right after our write
     human = list(row.human)
     written = dict(row.written)
     for name, ours in list(written.items()):

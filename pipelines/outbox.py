@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from connectors.canonical import NoteDraft, TicketDraft, TicketPatch, TicketStatus
+from connectors.canonical import NoteDraft, Ticket, TicketDraft, TicketPatch, TicketStatus
 from connectors.errors import FatalError, NotFound, RetriableError, ValidationFailed
 from pipelines.state import ActionRow, AlertLink, TicketEnrichment, TicketLink
 
@@ -265,15 +265,15 @@ class _Pusher:
         if claim.kind == "update_ticket":
             patch = TicketPatch.model_validate(p["patch"])
             try:
-                psa.update_ticket(ticket_id, patch)
+                updated = psa.update_ticket(ticket_id, patch)
             except ValidationFailed as exc:
                 if not p.get("types_optional") or (patch.type is None and patch.subtype is None):
                     raise
                 rest = patch.model_copy(update={"type": None, "subtype": None})
-                if not rest.is_empty():
-                    psa.update_ticket(ticket_id, rest)
-                return {"outcome": f"updated without type/subtype: {exc}", "types": "refused"}
-            return {"outcome": "updated"}
+                updated = psa.update_ticket(ticket_id, rest) if not rest.is_empty() else None
+                return {"outcome": f"updated without type/subtype: {exc}", "types": "refused",
+                        **_fields_of(updated)}
+            return {"outcome": "updated", **_fields_of(updated)}
         if claim.kind == "reopen_ticket":
             if psa.get_ticket(ticket_id).is_open:  # a person kept it open: never undo their status
                 self.save_link(p["ticket"], status="open", closed_at=None)
@@ -358,6 +358,13 @@ class _Pusher:
         psa.update_ticket(ticket_id, TicketPatch(status=status))
         self.save_link(p["ticket"], status=status.value, closed_at=datetime.now(UTC))
         return {"outcome": f"moved to {status.value}", "moved": True}
+
+
+def _fields_of(ticket: Any) -> dict[str, Any]:
+    """The classification fields as the PSA shows them after a write (its ids for the names we sent)."""
+    if not isinstance(ticket, Ticket):
+        return {}
+    return {"fields": {"type": ticket.type, "subtype": ticket.subtype, "priority": ticket.priority}}
 
 
 def touched_by_person(psa: Any, ticket_id: str, ticket: Any) -> str | None:

@@ -185,6 +185,28 @@ class AutotaskSimulator(Simulator):
         self.db["Tickets"][tid] = ticket
         return tid
 
+    def add_issue_types(self, types: dict[str, list[str]]) -> dict[str, int]:
+        """The tenant's own issue types and their sub-issue types (type name -> sub-issue names),
+        e.g. an MSP's taxonomy; returns name -> picklist value (sub-issues as "type|sub-issue")."""
+        issues, subs = self.picklists["issueType"], self.picklists["subIssueType"]
+        out: dict[str, int] = {}
+        next_value = max(int(c["value"]) for c in issues + subs) + 1
+        for type_name, sub_names in types.items():
+            found = next((c for c in issues if c["label"] == type_name), None)
+            if found is None:
+                found = {**issues[-1], "value": str(next_value), "label": type_name, "isDefaultValue": False,
+                         "sortOrder": len(issues)}
+                issues.append(found)
+                next_value += 1
+            out[type_name] = int(found["value"])
+            for sub in sub_names:
+                if not any(c["label"] == sub and c["parentValue"] == found["value"] for c in subs):
+                    subs.append({**subs[-1], "value": str(next_value), "label": sub, "isDefaultValue": False,
+                                 "sortOrder": len(subs), "parentValue": found["value"]})
+                    out[f"{type_name}|{sub}"] = next_value
+                    next_value += 1
+        return out
+
     def add_time_entry(self, ticket_id: int, resource_id: int, hours: float, notes: str = "") -> int:
         eid = self._new_id()
         self.db["TimeEntries"][eid] = {
