@@ -32,8 +32,9 @@ TITLE_WEIGHT = 3.0
 PAIR_BONUS = 1.5
 HINT_WEIGHT = 0.35
 K1, B = 1.2, 0.75
-MIN_SCORE = 1.0
-"""Below this an article is not worth a Level 1 tech's click."""
+MIN_SCORE = 0.3
+"""Below this share of the rarest word's weight an article is not worth a Level 1 tech's click
+(relative, so that it means the same for a 5-article and a 5,000-article KB)."""
 
 _STOP_TEXT = (
     """a an the and or but if of to in on at for from by with without into onto over under as is are was were
@@ -80,7 +81,8 @@ class KBIndex:
         self._postings = postings
         self._idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         self._title_pairs = [set(zip(t, t[1:], strict=False)) for t in titles]
-        self.speller = Speller(w for w in df if len(w) >= 4 and not w.isdigit())
+        self.speller = Speller((w for w in df if len(w) >= 4 and not w.isdigit()), known=STOPWORDS)
+        self._min = math.log(1 + (n - 0.5) / 1.5)  # the idf of a word found in one article
         self.vocabulary = frozenset(df)
 
     def __len__(self) -> int:
@@ -117,6 +119,7 @@ class KBIndex:
     # -- search ---------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE) -> list[KBHit]:
+        """The best ``k`` articles for ``query`` scoring at least ``min_score`` x the rarest word's idf."""
         if not self.articles:
             return []
         q = self.normalise(query, correct=True)[:200]
@@ -150,7 +153,7 @@ class KBIndex:
         return [
             KBHit(self.articles[i], round(s, 3), self._why(matched[i]))
             for i, s in ranked
-            if s >= min_score
+            if s >= min_score * self._min
         ]
 
     @staticmethod

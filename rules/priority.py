@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rules.text import PhraseMatcher, phrase_tokens, words
 
@@ -52,13 +53,20 @@ class PriorityConfig(_Strict):
         for impact in IMPACTS:
             row = self.matrix.get(impact)
             if row is None:
-                raise ValueError(f"matrix: impact {impact!r} has no row")
+                raise _keyed(("matrix", impact), f"impact {impact!r} has no row")
             for urgency in URGENCIES:
                 if urgency not in row:
-                    raise ValueError(f"matrix.{impact}: urgency {urgency!r} has no priority")
+                    raise _keyed(("matrix", impact, urgency), f"urgency {urgency!r} has no priority")
                 if not 1 <= row[urgency] <= 4:
-                    raise ValueError(f"matrix.{impact}.{urgency}: priority must be 1-4")
+                    raise _keyed(("matrix", impact, urgency), "priority must be 1-4")
         return self
+
+
+def _keyed(loc: tuple[str, ...], reason: str) -> ValidationError:
+    """An error at ``loc``, so the loader reports the file *and* the key."""
+    return ValidationError.from_exception_data(
+        "PriorityConfig", [InitErrorDetails(type=PydanticCustomError("priority", reason), loc=loc, input=None)]
+    )
 
 
 @dataclass(frozen=True)
