@@ -47,14 +47,14 @@ def test_vip_raises_urgency(matrix: PriorityMatrix) -> None:
     assert (plain.priority, vip.priority) == (3, 2)
     normal = matrix.assess("Outlook not working")
     raised = matrix.assess("Outlook not working", vip=True)
-    assert ["low", "medium", "high", "critical"].index(raised.urgency) == \
-        ["low", "medium", "high", "critical"].index(normal.urgency) + 1
+    assert ["planned", "low", "medium", "high", "critical"].index(raised.urgency) == \
+        ["planned", "low", "medium", "high", "critical"].index(normal.urgency) + 1
     assert any("VIP" in r for r in raised.reasons)
 
 
 def test_info_alert_is_low(matrix: PriorityMatrix) -> None:
     a = matrix.assess("Windows update available on WS-0042", severity="info")
-    assert a.urgency == "low" and a.priority == 4
+    assert a.urgency == "planned" and a.priority == 4
 
 
 def test_incomplete_matrix_names_file(tmp_path: Path) -> None:
