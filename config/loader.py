@@ -30,6 +30,8 @@ FILES: dict[str, str] = {
     "escalation.yaml": "rules.sla_config:EscalationConfig",
     "automation.yaml": "rules.sla_config:AutomationConfig",
     "messages.yaml": "rules.sla_config:MessagesConfig",
+    "taxonomy.yaml": "rules.taxonomy:TaxonomyConfig",
+    "priority.yaml": "rules.priority:PriorityConfig",
 }
 """Every YAML file Switchboard reads, and the model that validates it."""
 

@@ -1,0 +1,192 @@
+"""The rules/keyword classifier: type and subtype from the taxonomy's vocabulary alone.
+
+How a ticket is scored (all of it data in ``taxonomy.yaml``):
+
+1. Words: lower-cased, lightly stemmed, one-typo corrected against the vocabulary (``printr`` ->
+   ``printer``). The summary counts twice, the description once (its first ``max_words`` words).
+2. Component: every phrase of a component that occurs adds its weight (``strong`` 3, ``words`` 1;
+   a phrase counts once per field). Longest match wins a position: "print server" (Print
+   Management) hides the "print" (Printer) inside it. The best-scoring component gives the type.
+3. Action: among that component's actions only, the action words that occur add their weight
+   (the component's own ``action_words`` 2, else the global ``strong`` 3 / ``words`` 1); the
+   component's default action gets a small head start, so "printer jammed" with no action word is
+   Troubleshooting. Restricting to the component's actions is what keeps "install" meaning
+   Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome.
+4. Confidence: a softmax of the component scores against a "none of these" score, times the
+   action's share of its softmax — so a lone weak word gives a low confidence and two components
+   neck and neck give about half.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rules.taxonomy import Component, TaxonomyConfig
+from rules.text import PhraseMatcher, Speller, phrase_tokens, words
+
+__all__ = ["Prediction", "RulesClassifier"]
+
+STRONG, WORD, OWN_ACTION = 3.0, 1.0, 2.0
+SUMMARY_WEIGHT = 2.0
+NONE_SCORE = 2.0
+"""Score of "no component": a ticket needs more than one weak word to be typed with confidence."""
+TEMPERATURE = 1.6
+DEFAULT_PRIOR = 0.6
+
+
+@dataclass(frozen=True)
+class Prediction:
+    type: str | None
+    subtype: str | None
+    confidence: float
+    reasons: tuple[str, ...] = ()
+    alternatives: tuple[tuple[str, float], ...] = ()
+    """Other subtypes considered, with their share of the confidence."""
+
+
+@dataclass(frozen=True)
+class _Comp:
+    index: int
+    type: str
+    name: str
+    spec: Component
+    actions: tuple[str, ...]
+    subtypes: tuple[str, ...]
+    default: str
+
+
+class RulesClassifier:
+    """Built once from a taxonomy; :meth:`predict` is pure and allocation-light."""
+
+    source = "rules"
+
+    def __init__(self, taxonomy: TaxonomyConfig, *, known_words: Iterable[str] = (), max_words: int = 400) -> None:
+        self.taxonomy = taxonomy
+        self.max_words = max_words
+        comps: list[_Comp] = []
+        comp_entries: list[tuple[tuple[str, ...], object]] = []
+        action_entries: list[tuple[tuple[str, ...], object]] = []
+        for type_name, components in taxonomy.types.items():
+            for comp_name, spec in components.items():
+                c = _Comp(
+                    len(comps),
+                    type_name,
+                    comp_name,
+                    spec,
+                    tuple(spec.actions),
+                    tuple(spec.subtype_name(comp_name, a) for a in spec.actions),
+                    spec.default(),
+                )
+                comps.append(c)
+                for p in spec.strong:
+                    comp_entries.append((phrase_tokens(p), (c.index, STRONG, p)))
+                for p in spec.words:
+                    comp_entries.append((phrase_tokens(p), (c.index, WORD, p)))
+                for action, phrases in spec.action_words.items():
+                    for p in phrases:
+                        action_entries.append((phrase_tokens(p), (c.index, action, OWN_ACTION, p)))
+        for action, kind in taxonomy.actions.items():
+            for p in kind.strong:
+                action_entries.append((phrase_tokens(p), (-1, action, STRONG, p)))
+            for p in kind.words:
+                action_entries.append((phrase_tokens(p), (-1, action, WORD, p)))
+        self._comps = comps
+        self._comp_matcher = PhraseMatcher(comp_entries)
+        self._action_matcher = PhraseMatcher(action_entries)
+        vocab = self._comp_matcher.vocabulary | self._action_matcher.vocabulary
+        self.speller = Speller(vocab, known=known_words)
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def tokens(self, text: str) -> list[str]:
+        return self.speller.correct_all(words(text))
+
+    @staticmethod
+    def _longest(matches: list[tuple[int, tuple[str, ...], object]]) -> list[tuple[int, tuple[str, ...], object]]:
+        """Drop matches that lie inside a longer match (any payload) — longest match wins."""
+        if not matches:
+            return matches
+        cover: dict[int, int] = {}
+        for pos, toks, _ in matches:
+            end = pos + len(toks)
+            for i in range(pos, end):
+                if cover.get(i, 0) < len(toks):
+                    cover[i] = len(toks)
+        return [m for m in matches if all(cover[i] <= len(m[1]) for i in range(m[0], m[0] + len(m[1])))]
+
+    def predict(self, summary: str, description: str = "") -> Prediction:
+        return self.predict_tokens(self.tokens(summary), self.tokens(description)[: self.max_words])
+
+    def predict_tokens(self, summary: Sequence[str], description: Sequence[str]) -> Prediction:
+        comp_scores: dict[int, float] = {}
+        comp_why: dict[int, list[str]] = {}
+        action_hits: list[tuple[int, str, float, str]] = []
+        for field_tokens, fw in ((summary, SUMMARY_WEIGHT), (description, 1.0)):
+            if not field_tokens:
+                continue
+            seen: set[tuple[int, str]] = set()
+            for _, _, payload in self._longest(self._comp_matcher.find(field_tokens)):
+                ci, w, phrase = payload  # type: ignore[misc]
+                if (ci, phrase) in seen:
+                    continue
+                seen.add((ci, phrase))
+                comp_scores[ci] = comp_scores.get(ci, 0.0) + w * fw
+                comp_why.setdefault(ci, []).append(phrase)
+            seen_a: set[tuple[int, str, str]] = set()
+            for _, _, payload in self._longest(self._action_matcher.find(field_tokens)):
+                ci, action, w, phrase = payload  # type: ignore[misc]
+                if (ci, action, phrase) in seen_a:
+                    continue
+                seen_a.add((ci, action, phrase))
+                action_hits.append((ci, action, w * fw, phrase))
+        if not comp_scores:
+            return Prediction(None, None, 0.0, ("no component words found",))
+
+        ranked = sorted(comp_scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        denom = math.exp(NONE_SCORE / TEMPERATURE) + sum(math.exp(s / TEMPERATURE) for _, s in ranked)
+        best_ci, best_score = ranked[0]
+        comp = self._comps[best_ci]
+        p_comp = math.exp(best_score / TEMPERATURE) / denom
+        # a type's confidence also counts its other components ("Outlook" vs "MS Office": still Software)
+        p_type = sum(math.exp(s / TEMPERATURE) for ci, s in ranked if self._comps[ci].type == comp.type) / denom
+
+        action, p_action, action_why = self._action(comp, action_hits)
+        subtype = comp.subtypes[comp.actions.index(action)]
+        confidence = round(p_comp * math.sqrt(p_action), 4)
+        reasons = [
+            f"{comp.name}: " + ", ".join(f"'{w}'" for w in list(dict.fromkeys(comp_why[best_ci]))[:6]),
+            f"{action}: " + (", ".join(f"'{w}'" for w in action_why[:4]) if action_why else "default action"),
+        ]
+        if len(ranked) > 1:
+            runner = self._comps[ranked[1][0]]
+            reasons.append(f"runner-up {runner.name} ({ranked[1][1]:g} vs {best_score:g})")
+        alternatives = tuple(
+            (self._comps[ci].subtypes[self._comps[ci].actions.index(self._comps[ci].default)],
+             round(math.exp(s / TEMPERATURE) / denom, 4))
+            for ci, s in ranked[1:4]
+        )
+        del p_type  # kept in the reasons' spirit; the facade reports subtype confidence
+        return Prediction(comp.type, subtype, confidence, tuple(reasons), alternatives)
+
+    def _action(self, comp: _Comp, hits: list[tuple[int, str, float, str]]) -> tuple[str, float, list[str]]:
+        scores = dict.fromkeys(comp.actions, 0.0)
+        scores[comp.default] += DEFAULT_PRIOR
+        why: dict[str, list[str]] = {}
+        own = {h[1] for h in hits if h[0] == comp.index}
+        for ci, action, w, phrase in hits:
+            if action not in scores:
+                continue
+            if ci == comp.index:
+                scores[action] += w
+            elif ci == -1:
+                # a component's own action words for an action outrank the generic ones for it
+                scores[action] += w * (0.5 if action in own else 1.0)
+            else:
+                continue
+            why.setdefault(action, []).append(phrase)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], comp.actions.index(kv[0])))
+        best, best_score = ranked[0]
+        denom = sum(math.exp(s / TEMPERATURE) for _, s in ranked)
+        return best, math.exp(best_score / TEMPERATURE) / denom, why.get(best, [])

@@ -1,0 +1,157 @@
+"""The enrichment facade: type, subtype, priority and KB links for one ticket.
+
+Everything else (pipelines, CLI, demo) goes through :class:`Enricher`::
+
+    enricher = Enricher.default()                       # taxonomy + priority YAML, built-in KB
+    e = enricher.enrich("Outlook keeps asking for password", "since this morning", vip=True)
+    e.subtype, e.priority, [k.title for k in e.kb], e.confident
+
+Pure: no I/O except reading the YAML (and the built-in corpus) in :meth:`Enricher.default`.
+``confident`` is ``confidence >= threshold``; below it the caller should leave type/subtype to
+the dispatcher and only suggest them (the threshold is the caller's setting, default
+:data:`DEFAULT_THRESHOLD`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from connectors.canonical import KBArticle
+from rules.classify import Prediction, RulesClassifier
+from rules.kb_index import KBIndex
+from rules.priority import PriorityConfig, PriorityMatrix, load_priority
+from rules.taxonomy import TaxonomyConfig, load_taxonomy
+from rules.text import words
+
+__all__ = ["DEFAULT_THRESHOLD", "Classifier", "Enricher", "Enrichment", "KBLink"]
+
+DEFAULT_THRESHOLD = 0.5
+
+
+class Classifier(Protocol):
+    source: str
+
+    def predict(self, summary: str, description: str = "") -> Prediction: ...
+
+
+@dataclass(frozen=True)
+class KBLink:
+    title: str
+    url: str | None
+    score: float
+    why: str
+    ref: str
+    """``vendor:id`` of the article."""
+
+
+@dataclass(frozen=True)
+class Enrichment:
+    type: str | None
+    subtype: str | None
+    confidence: float
+    priority: int
+    kb: tuple[KBLink, ...]
+    reasons: tuple[str, ...]
+    confident: bool
+    source: str
+    """Which model decided: ``rules``, ``model`` or ``combined`` (both agreed)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "subtype": self.subtype,
+            "confidence": self.confidence,
+            "priority": self.priority,
+            "kb": [{"title": k.title, "url": k.url, "score": k.score} for k in self.kb],
+        }
+
+
+class Enricher:
+    def __init__(
+        self,
+        *,
+        taxonomy: TaxonomyConfig,
+        kb: KBIndex,
+        classifier: Classifier | None = None,
+        priority_matrix: PriorityMatrix | PriorityConfig | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.kb = kb
+        self.classifier: Classifier = classifier or RulesClassifier(taxonomy, known_words=kb.vocabulary)
+        if priority_matrix is None:
+            priority_matrix = load_priority()
+        if isinstance(priority_matrix, PriorityConfig):
+            priority_matrix = PriorityMatrix(priority_matrix)
+        self.priority = priority_matrix
+        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+
+    @classmethod
+    def default(
+        cls,
+        config_dir: Path | str | None = None,
+        articles: Iterable[KBArticle] | None = None,
+        model_bytes: bytes | None = None,
+        *,
+        threshold: float | None = None,
+    ) -> Enricher:
+        """Taxonomy and priority YAML from ``config_dir`` (else the defaults); ``articles`` None means
+        the built-in corpus; ``model_bytes`` None means the rules model alone."""
+        taxonomy = load_taxonomy(config_dir)
+        if articles is None:
+            from rules.kb_corpus import articles as builtin
+
+            articles = builtin()
+        kb = KBIndex(articles, synonyms=taxonomy.synonyms)
+        rules = RulesClassifier(taxonomy, known_words=kb.vocabulary)
+        classifier: Classifier = rules
+        if model_bytes is not None:
+            from rules.learned import CombinedClassifier, LearnedModel
+
+            classifier = CombinedClassifier(rules, LearnedModel.from_bytes(model_bytes), taxonomy=taxonomy)
+        return cls(
+            taxonomy=taxonomy,
+            kb=kb,
+            classifier=classifier,
+            priority_matrix=PriorityMatrix(load_priority(config_dir)),
+            threshold=threshold,
+        )
+
+    def enrich(
+        self,
+        summary: str,
+        description: str = "",
+        *,
+        severity: str | None = None,
+        vip: bool = False,
+        affected: int | None = None,
+    ) -> Enrichment:
+        summary = summary or ""
+        description = description or ""
+        pred = self.classifier.predict(summary, description)
+        source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
+        assessment = self.priority.assess(
+            words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected
+        )
+        hint = None
+        if pred.subtype:
+            st = self.taxonomy.subtype(pred.subtype)
+            hint = st.component if st else None
+        hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3, hint=hint)
+        kb = tuple(
+            KBLink(h.article.title, h.article.url, h.score, h.why, str(h.article.ref)) for h in hits
+        )
+        reasons = tuple(pred.reasons) + tuple(f"priority P{assessment.priority}: {r}" for r in assessment.reasons)
+        return Enrichment(
+            type=pred.type,
+            subtype=pred.subtype,
+            confidence=pred.confidence,
+            priority=assessment.priority,
+            kb=kb,
+            reasons=reasons,
+            confident=pred.subtype is not None and pred.confidence >= self.threshold,
+            source=source,
+        )

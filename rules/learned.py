@@ -1,0 +1,270 @@
+"""The learned classifier: the MSP's own habits, from its closed tickets (scikit-learn).
+
+Label-agnostic: it learns whatever labels the rows carry — the taxonomy's subtypes when the PSA's
+tickets have them (the type then follows from the subtype, or from the row's own ``type``), or
+any other label set (the benchmark's eight generic topics).
+
+Model: word 1-2-gram and character 2-5-gram TF-IDF (sublinear tf), concatenated, into a linear
+SVM with balanced class weights; probabilities come from a softmax of the SVM's margins with a
+temperature fitted on a held-out slice. See ``benchmarks/bench_classify.py`` for how it compares
+with a plain TF-IDF + LinearSVC.
+
+Combining with the rules model (:class:`CombinedClassifier`), documented rule:
+
+- both name the same subtype -> that subtype, confidence ``1 - (1 - p_model)(1 - p_rules)``,
+  source ``combined`` (agreement boosts confidence);
+- else the model wins when its probability is at least ``model_wins`` (default 0.6), source
+  ``model``;
+- else the rules win when they found a component at all and their confidence is at least the
+  model's, source ``rules``; otherwise the model, source ``model`` — with its (low) probability,
+  so the ticket falls below the threshold and is left for the dispatcher.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from rules.classify import Prediction, RulesClassifier
+from rules.taxonomy import TaxonomyConfig
+
+__all__ = ["FORMAT", "CombinedClassifier", "LearnedModel", "cross_validate", "row_label", "row_text"]
+
+FORMAT = "switchboard-classifier/1"
+"""Serialisation format; bumped when the pickled object's shape changes."""
+
+
+def row_text(row: Mapping[str, Any]) -> str:
+    summary = str(row.get("summary") or "")
+    description = str(row.get("description") or "")
+    # the summary counts twice, as in the rules model
+    return f"{summary} {summary} {description}".strip()
+
+
+def row_label(row: Mapping[str, Any]) -> str | None:
+    """The most specific label a row has: its subtype, else its type, else ``label``."""
+    for key in ("subtype", "type", "label"):
+        value = row.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_df=0.9)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=3,
+                                     max_features=300_000)),
+        ]
+    )
+
+
+def _small_vectorizer() -> Any:
+    """For small training sets (< 2,000 rows) min_df would drop most of the vocabulary."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        ]
+    )
+
+
+@dataclass
+class LearnedModel:
+    """A fitted text classifier plus what it needs to report itself."""
+
+    vectorizer: Any
+    estimator: Any
+    labels: tuple[str, ...]
+    temperature: float = 1.0
+    type_of: dict[str, str] = field(default_factory=dict)
+    """label -> type, learned from rows that carry both (empty for label sets without types)."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    source = "model"
+
+    # -- training -------------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, rows: Iterable[Mapping[str, Any]], *, C: float = 0.3, random_state: int = 0) -> LearnedModel:
+        """Train on rows with ``summary``/``description`` (or ``text``) and a label (see :func:`row_label`)."""
+        from sklearn.svm import LinearSVC
+
+        texts, labels, type_of = _xy(rows)
+        if len(set(labels)) < 2:
+            raise ValueError("need at least two different labels to train")
+        started = time.perf_counter()
+        vec = _vectorizer() if len(texts) >= 2000 else _small_vectorizer()
+        X = vec.fit_transform(texts)
+        y = np.asarray(labels)
+        svm = LinearSVC(C=C, class_weight="balanced", random_state=random_state)
+        temperature = _fit_temperature(svm, X, y, random_state)
+        svm.fit(X, y)
+        model = cls(vec, svm, tuple(str(c) for c in svm.classes_), temperature, type_of)
+        model.metadata = {
+            "format": FORMAT,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": len(texts),
+            "labels": len(model.labels),
+            "train_seconds": round(time.perf_counter() - started, 2),
+            "algorithm": "tfidf(word 1-2 + char_wb 2-5) -> LinearSVC(balanced) + softmax temperature",
+        }
+        return model
+
+    # -- prediction -----------------------------------------------------------------------------
+
+    def predict_proba_texts(self, texts: Sequence[str]) -> np.ndarray:
+        margins = np.atleast_2d(self.estimator.decision_function(self.vectorizer.transform(list(texts))))
+        if margins.shape[1] == 1:  # binary: one margin for the second class
+            margins = np.hstack([-margins, margins])
+        z = margins / self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+    def predict_texts(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        p = self.predict_proba_texts(texts)
+        idx = p.argmax(axis=1)
+        return [(self.labels[i], float(p[r, i])) for r, i in enumerate(idx)]
+
+    def predict(self, summary: str, description: str = "") -> Prediction:
+        (label, p), = self.predict_texts([row_text({"summary": summary, "description": description})])
+        return Prediction(self.type_of.get(label, label if not self.type_of else None), label, round(p, 4),
+                          (f"learned model: {label} ({p:.2f})",))
+
+    # -- storage --------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        import joblib
+
+        buf = io.BytesIO()
+        joblib.dump({"format": FORMAT, "model": self}, buf, compress=3)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedModel:
+        """Load what :meth:`to_bytes` wrote. Only load blobs this deployment stored itself (pickle)."""
+        import joblib
+
+        obj = joblib.load(io.BytesIO(data))
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("model"), cls):
+            raise ValueError(f"not a {FORMAT} model")
+        return obj["model"]  # type: ignore[no-any-return]
+
+
+def _xy(rows: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str], dict[str, str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    type_of: dict[str, str] = {}
+    for row in rows:
+        label = row_label(row)
+        if label is None:
+            continue
+        text = str(row["text"]) if row.get("text") else row_text(row)
+        texts.append(text)
+        labels.append(label)
+        if row.get("subtype") and row.get("type"):
+            type_of[str(row["subtype"])] = str(row["type"])
+    return texts, labels, type_of
+
+
+def _fit_temperature(svm: Any, X: Any, y: np.ndarray, random_state: int) -> float:
+    """Softmax temperature for the margins that minimises log-loss on a 20% hold-out."""
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+
+    counts = np.unique(y, return_counts=True)[1]
+    if len(y) < 50 or counts.min() < 2:
+        return 0.3
+    try:
+        Xa, Xb, ya, yb = train_test_split(X, y, test_size=0.2, stratify=y, random_state=random_state)
+    except ValueError:
+        return 0.3
+    m = clone(svm).fit(Xa, ya)
+    margins = np.atleast_2d(m.decision_function(Xb))
+    if margins.shape[1] == 1:
+        margins = np.hstack([-margins, margins])
+    classes = list(m.classes_)
+    idx = np.array([classes.index(v) if v in classes else -1 for v in yb])
+    keep = idx >= 0
+    best, best_loss = 0.3, float("inf")
+    for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5):
+        z = margins[keep] / t
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        loss = -logp[np.arange(keep.sum()), idx[keep]].mean()
+        if loss < best_loss:
+            best, best_loss = t, loss
+    return best
+
+
+def cross_validate(rows: Sequence[Mapping[str, Any]], folds: int = 5, *, random_state: int = 0) -> dict[str, Any]:
+    """Stratified k-fold accuracy and macro-F1 of :meth:`LearnedModel.fit` on ``rows``."""
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    rows = [r for r in rows if row_label(r)]
+    labels = np.asarray([row_label(r) for r in rows])
+    _, counts = np.unique(labels, return_counts=True)
+    k = int(max(2, min(folds, counts.min())))
+    accs, f1s = [], []
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=random_state).split(np.zeros(len(rows)), labels):
+        model = LearnedModel.fit([rows[i] for i in train], random_state=random_state)
+        pred = [p for p, _ in model.predict_texts([row_text(rows[i]) if not rows[i].get("text") else
+                                                     str(rows[i]["text"]) for i in test])]
+        accs.append(accuracy_score(labels[test], pred))
+        f1s.append(f1_score(labels[test], pred, average="macro"))
+    return {"folds": k, "rows": len(rows), "accuracy": round(float(np.mean(accs)), 4),
+            "accuracy_std": round(float(np.std(accs)), 4), "macro_f1": round(float(np.mean(f1s)), 4)}
+
+
+class CombinedClassifier:
+    """The rules model and a learned model together (the rule is in the module docstring)."""
+
+    source = "combined"
+
+    def __init__(self, rules: RulesClassifier, model: LearnedModel, *, taxonomy: TaxonomyConfig | None = None,
+                 model_wins: float = 0.6) -> None:
+        self.rules = rules
+        self.model = model
+        self.taxonomy = taxonomy or rules.taxonomy
+        self.model_wins = model_wins
+
+    def predict(self, summary: str, description: str = "") -> Prediction:
+        r = self.rules.predict(summary, description)
+        m = self.model.predict(summary, description)
+        label = self.taxonomy.canonical(m.subtype)
+        m_type = m.type or (self.taxonomy.type_of(label) if label else None)
+        if label and label in self.taxonomy.types and m.type is None:
+            m_type, label = label, None  # a model trained on types only
+        if label is not None and label == r.subtype:
+            conf = 1 - (1 - m.confidence) * (1 - r.confidence)
+            return _with_source(Prediction(r.type, r.subtype, round(conf, 4),
+                                           r.reasons + (f"learned model agrees ({m.confidence:.2f})",)), "combined")
+        if m.confidence >= self.model_wins or r.subtype is None or m.confidence > r.confidence:
+            reasons = m.reasons + ((f"rules said {r.subtype} ({r.confidence:.2f})",) if r.subtype else ())
+            return _with_source(Prediction(m_type, label, m.confidence, reasons), "model")
+        reasons = r.reasons + (f"learned model said {label} ({m.confidence:.2f})",)
+        return _with_source(Prediction(r.type, r.subtype, r.confidence, reasons), "rules")
+
+
+@dataclass(frozen=True)
+class _Sourced(Prediction):
+    source: str = "rules"
+
+
+def _with_source(p: Prediction, source: str) -> Prediction:
+    return _Sourced(p.type, p.subtype, p.confidence, p.reasons, p.alternatives, source)
