@@ -78,6 +78,13 @@ def test_bodies_are_distinct() -> None:
     assert openings.most_common(1)[0][1] == 1
 
 
+def test_entries_unpack_and_read_by_key() -> None:
+    title, body = ARTICLES[0]
+    assert (ARTICLES[0]["title"], ARTICLES[0]["body"]) == (title, body)  # type: ignore[call-overload]
+    with pytest.raises(KeyError):
+        ARTICLES[0]["url"]  # type: ignore[call-overload]
+
+
 def test_articles_are_canonical_kb_articles() -> None:
     items = articles()
     assert [a.title for a in items] == TITLES
