@@ -34,6 +34,7 @@ NONE_SCORE = 2.0
 """Score of "no component": a ticket needs more than one weak word to be typed with confidence."""
 TEMPERATURE = 1.6
 DEFAULT_PRIOR = 0.6
+ACTION_SHARE, ACTION_CAP = 0.25, 8.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class _Comp:
     actions: tuple[str, ...]
     subtypes: tuple[str, ...]
     default: str
+
+
+def _dedupe(entries: list[tuple[tuple[str, ...], object]], key_end: int, weight_at: int) -> list[tuple[tuple[str, ...], object]]:
+    """One entry per (words, owner): "printer" and "printers" are the same phrase once stemmed;
+    the higher weight wins."""
+    best: dict[tuple[object, ...], tuple[tuple[str, ...], object]] = {}
+    for toks, payload in entries:
+        key = (toks, *payload[: key_end + 1])  # type: ignore[index]
+        if key not in best or payload[weight_at] > best[key][1][weight_at]:  # type: ignore[index]
+            best[key] = (toks, payload)
+    return list(best.values())
 
 
 class RulesClassifier:
@@ -93,8 +105,8 @@ class RulesClassifier:
             for p in kind.words:
                 action_entries.append((phrase_tokens(p), (-1, action, WORD, p)))
         self._comps = comps
-        self._comp_matcher = PhraseMatcher(comp_entries)
-        self._action_matcher = PhraseMatcher(action_entries)
+        self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
+        self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
         vocab = self._comp_matcher.vocabulary | self._action_matcher.vocabulary
         self.speller = Speller(vocab, known=known_words)
 
@@ -131,7 +143,7 @@ class RulesClassifier:
                 ci, w, phrase = payload  # type: ignore[misc]
                 if (ci, phrase) in seen:
                     continue
-                seen.add((ci, phrase))
+                seen.add((ci, phrase))  # phrases are deduplicated by their words: one per meaning
                 comp_scores[ci] = comp_scores.get(ci, 0.0) + w * fw
                 comp_why.setdefault(ci, []).append(phrase)
             seen_a: set[tuple[int, str, str]] = set()
@@ -144,6 +156,18 @@ class RulesClassifier:
         if not comp_scores:
             return Prediction(None, None, 0.0, ("no component words found",))
 
+        # the action words say something about the component too: "install" leans to software,
+        # "restore" to backups. Each component gets a share of its best non-default action's score.
+        for ci in list(comp_scores):
+            comp = self._comps[ci]
+            best = 0.0
+            per: dict[str, float] = {}
+            for hci, action, w, _ in action_hits:
+                if action in comp.actions and action != comp.default and hci in (-1, ci):
+                    per[action] = per.get(action, 0.0) + w
+            if per:
+                best = max(per.values())
+            comp_scores[ci] += ACTION_SHARE * min(best, ACTION_CAP)
         ranked = sorted(comp_scores.items(), key=lambda kv: (-kv[1], kv[0]))
         denom = math.exp(NONE_SCORE / TEMPERATURE) + sum(math.exp(s / TEMPERATURE) for _, s in ranked)
         best_ci, best_score = ranked[0]

@@ -133,13 +133,13 @@ class Enricher:
         description = description or ""
         pred = self.classifier.predict(summary, description)
         source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
+        st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
         assessment = self.priority.assess(
-            words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected
+            words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected,
+            component=st.component if st else None, action=st.action if st else None,
+            raw_text=f"{summary}\n{description[:4000]}",
         )
-        hint = None
-        if pred.subtype:
-            st = self.taxonomy.subtype(pred.subtype)
-            hint = st.component if st else None
+        hint = st.component if st else None
         hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3, hint=hint)
         kb = tuple(
             KBLink(h.article.title, h.article.url, h.score, h.why, str(h.article.ref)) for h in hits

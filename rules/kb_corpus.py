@@ -15,12 +15,13 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
+from typing import Any, NamedTuple, SupportsIndex, overload
 
 import yaml
 
 from connectors.canonical import KBArticle, Ref
 
-__all__ = ["ARTICLES", "VENDOR", "articles", "slug"]
+__all__ = ["ARTICLES", "VENDOR", "Article", "articles", "slug"]
 
 VENDOR = "builtin"
 
@@ -46,7 +47,31 @@ def _entries() -> tuple[tuple[str, str, str | None], ...]:
     return tuple(out)
 
 
-ARTICLES: list[tuple[str, str]] = [(title, body) for title, body, _ in _entries()]
+class Article(NamedTuple):
+    """A ``(title, body)`` pair that can also be read by key (``a["title"]``).
+
+    The key access is there because ``worker/demo.py`` was written against dict-shaped entries;
+    a plain tuple would make it fail with a TypeError, and this costs nothing elsewhere.
+    """
+
+    title: str
+    body: str
+
+    @overload
+    def __getitem__(self, key: SupportsIndex) -> str: ...
+    @overload
+    def __getitem__(self, key: slice) -> tuple[str, ...]: ...
+    @overload
+    def __getitem__(self, key: str) -> str: ...
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            if key not in self._fields:
+                raise KeyError(key)
+            return getattr(self, key)
+        return tuple.__getitem__(self, key)
+
+
+ARTICLES: list[tuple[str, str]] = [Article(title, body) for title, body, _ in _entries()]
 """(title, body) for every built-in article, in the seed's order."""
 
 

@@ -1,6 +1,7 @@
 """A local KB index: the best three troubleshooting articles for a ticket, with a human "why".
 
-Ranking is BM25F over two fields — the title (weight ``TITLE_WEIGHT``) and the body — after
+Ranking is BM25 per field, the title's score weighted ``TITLE_WEIGHT`` and added to the body's
+(a title is the article's own summary of what it is for), after
 three normalisations applied alike to articles and tickets:
 
 - synonyms from ``taxonomy.yaml`` collapse to one word ("keeps prompting for pwd" and
@@ -24,16 +25,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from connectors.canonical import KBArticle
-from rules.text import PhraseMatcher, Speller, phrase_tokens, words
+from rules.text import PhraseMatcher, Speller, phrase_tokens, stem, words
 
 __all__ = ["KBHit", "KBIndex", "STOPWORDS"]
 
-TITLE_WEIGHT = 3.0
+TITLE_WEIGHT = 2.0
 PAIR_BONUS = 1.5
 HINT_WEIGHT = 0.35
 K1, B = 1.2, 0.75
-MIN_SCORE = 1.0
-"""Below this an article is not worth a Level 1 tech's click."""
+MIN_SCORE = 0.3
+"""Below this share of the rarest word's weight an article is not worth a Level 1 tech's click
+(relative, so that it means the same for a 5-article and a 5,000-article KB)."""
 
 _STOP_TEXT = (
     """a an the and or but if of to in on at for from by with without into onto over under as is are was were
@@ -44,7 +46,7 @@ _STOP_TEXT = (
     know let need want like see seem help issue problem ticket user team anyone someone something thing
     about after before then than up down out off only same other more most much many each every"""
 )
-STOPWORDS = frozenset(_STOP_TEXT.split())
+STOPWORDS = frozenset(_STOP_TEXT.split()) | frozenset(stem(w) for w in _STOP_TEXT.split())
 """Words too common in tickets and runbooks to say anything about which article fits
 (stemmed forms: ``does`` -> ``doe``, ``has`` -> ``ha``)."""
 
@@ -80,7 +82,8 @@ class KBIndex:
         self._postings = postings
         self._idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
         self._title_pairs = [set(zip(t, t[1:], strict=False)) for t in titles]
-        self.speller = Speller(w for w in df if len(w) >= 4 and not w.isdigit())
+        self.speller = Speller((w for w in df if len(w) >= 4 and not w.isdigit()), known=STOPWORDS)
+        self._min = math.log(1 + (n - 0.5) / 1.5)  # the idf of a word found in one article
         self.vocabulary = frozenset(df)
 
     def __len__(self) -> int:
@@ -117,6 +120,7 @@ class KBIndex:
     # -- search ---------------------------------------------------------------------------------
 
     def search(self, query: str, k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE) -> list[KBHit]:
+        """The best ``k`` articles for ``query`` scoring at least ``min_score`` x the rarest word's idf."""
         if not self.articles:
             return []
         q = self.normalise(query, correct=True)[:200]
@@ -135,9 +139,14 @@ class KBIndex:
             for i in self._postings[w]:
                 tf_t = self._title_tf[i].get(w, 0)
                 tf_b = self._body_tf[i].get(w, 0)
-                tf = (TITLE_WEIGHT * tf_t / (1 - B + B * self._title_len[i] / self._avg_title)
-                      + tf_b / (1 - B + B * self._body_len[i] / self._avg_body))
-                s = qw * idf * tf / (K1 + tf)
+                s = 0.0
+                if tf_t:
+                    norm = 1 - B + B * self._title_len[i] / self._avg_title
+                    s += TITLE_WEIGHT * tf_t * (K1 + 1) / (tf_t + K1 * norm)
+                if tf_b:
+                    norm = 1 - B + B * self._body_len[i] / self._avg_body
+                    s += tf_b * (K1 + 1) / (tf_b + K1 * norm)
+                s *= qw * idf
                 scores[i] = scores.get(i, 0.0) + s
                 matched.setdefault(i, []).append((s, w, "title" if tf_t else "body"))
         pairs = set(zip(q, q[1:], strict=False))
@@ -150,7 +159,7 @@ class KBIndex:
         return [
             KBHit(self.articles[i], round(s, 3), self._why(matched[i]))
             for i, s in ranked
-            if s >= min_score
+            if s >= min_score * self._min
         ]
 
     @staticmethod

@@ -159,7 +159,10 @@ class LearnedModel:
         """Load what :meth:`to_bytes` wrote. Only load blobs this deployment stored itself (pickle)."""
         import joblib
 
-        obj = joblib.load(io.BytesIO(data))
+        try:
+            obj = joblib.load(io.BytesIO(data))
+        except Exception as exc:  # joblib/pickle raise many types for a blob that is not theirs
+            raise ValueError(f"not a {FORMAT} model: {type(exc).__name__}") from None
         if not isinstance(obj, dict) or obj.get("format") != FORMAT or not isinstance(obj.get("model"), cls):
             raise ValueError(f"not a {FORMAT} model")
         return obj["model"]  # type: ignore[no-any-return]
