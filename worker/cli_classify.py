@@ -17,6 +17,7 @@ Bad input lines are reported with their line numbers and nothing is written; nev
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,12 +41,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(kb_app, name="kb")
 
 
-def _ctx(config: Path | None) -> Any:
+def _ctx(config: Path | None, *, redis: bool = False) -> Any:
+    """The context of a command: settings, configuration and the database (Redis only if ``redis``)."""
     from worker.cli import UserError, context
 
     if config is not None and not config.is_dir():
         raise UserError(f"--config {config}: not a directory")
-    return context(**({"config_dir": config} if config is not None else {}))
+    overrides: dict[str, Any] = {"config_dir": config} if config is not None else {}
+    if redis:
+        return context(**overrides)
+    from config.loader import load_all
+    from config.settings import Settings
+    from pipelines.clock import SystemClock
+    from pipelines.db import Database
+    from pipelines.runtime import Context
+    from worker.logs import configure_logging
+
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.secrets())
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    load_all(settings.config_dir)
+    db = Database(settings.effective_database_url, schema=settings.db_schema)
+    db.upgrade()
+    return Context(settings=settings, db=db, redis=None, clock=SystemClock())
 
 
 def _read(path: Path, **kw: Any) -> list[tuple[int, dict[str, Any]]]:
@@ -170,7 +188,7 @@ def train(
     from worker.cli import UserError, console, err
     from worker.training import TrainingInputError, fit, labels_of
 
-    ctx = _ctx(config)
+    ctx = _ctx(config, redis=from_psa)
     rows, source = _training_rows(ctx, from_psa, input_path, text_cols, label_cols, limit)
     err.print(f"training on {len(rows)} ticket(s), {len(set(labels_of(rows)))} label(s) from {source}…")
     try:
@@ -241,7 +259,7 @@ def kb_sync(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from pipelines import kb
     from worker.cli import console
 
-    ctx = _ctx(None)
+    ctx = _ctx(None, redis=True)
     report = kb.sync(ctx)
     if as_json:
         console.print_json(json.dumps(report.as_dict()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,17 +169,20 @@ def fit(rows: Sequence[dict[str, str]], *, folds: int = 5) -> tuple[bytes, dict[
     if len(counts) < 2:
         raise TrainingInputError(f"{len(rows)} ticket(s) but only one label ({next(iter(counts))!r}): "
                                  "a classifier needs at least two")
-    if min(counts.values()) < 2:
-        rare = sorted(k for k, v in counts.items() if v < 2)
-        raise TrainingInputError(f"label(s) with a single ticket cannot be cross-validated: {', '.join(rare[:8])}"
-                                 f"{' …' if len(rare) > 8 else ''} (add examples or merge them)")
     metrics: dict[str, Any] = {"labels": len(counts)}
     if folds > 1:
-        cv = learned.cross_validate(list(rows), folds)
+        with warnings.catch_warnings():  # labels with fewer tickets than folds: scikit-learn says so, we too
+            warnings.simplefilter("ignore", UserWarning)
+            cv = learned.cross_validate(list(rows), folds)
+        rare = sum(1 for v in counts.values() if v < folds)
+        if rare:
+            metrics["rare_labels"] = rare
         metrics.update(cv_accuracy=cv["accuracy"], cv_std=cv.get("accuracy_std", 0.0),
                        cv_macro_f1=cv.get("macro_f1"), folds=cv.get("folds", folds))
     started = time.perf_counter()
-    model = learned.LearnedModel.fit(list(rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model = learned.LearnedModel.fit(list(rows))
     metrics["train_seconds"] = round(time.perf_counter() - started, 2)
     metrics.update({k: v for k, v in getattr(model, "metadata", {}).items() if k in ("algorithm", "format")})
     return model.to_bytes(), metrics
