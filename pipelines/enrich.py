@@ -311,13 +311,13 @@ def _plan_fields(t: Ticket, row: TicketEnrichment, rec: Mapping[str, Any], cfg: 
         ours = name in row.written
         if not cfg.overwrite_human_fields:
             if name in human:
-                outcome[name] = f"suggested; the ticket's value was set by a person ({current})"
+                outcome[name] = _kept(name, current)
                 continue
             unset = current is None or (name == "priority" and cfg.unset_priority is not None
                                         and current == cfg.unset_priority)
             if not ours and not unset:
                 human.add(name)
-                outcome[name] = f"suggested; the ticket's value was set by a person ({_shown(name, current)})"
+                outcome[name] = _kept(name, current)
                 continue
         if ours and row.written.get(name) == value:
             outcome[name] = "set"
@@ -332,8 +332,9 @@ def _plan_fields(t: Ticket, row: TicketEnrichment, rec: Mapping[str, Any], cfg: 
     return patch, outcome
 
 
-def _shown(name: str, value: Any) -> str:
-    return f"P{value}" if name == "priority" and value is not None else str(value)
+def _kept(name: str, current: Any) -> str:
+    shown = f" (P{current})" if name == "priority" and current is not None else ""
+    return f"suggested only: a person set the ticket's {name}{shown}"
 
 
 def _psa_names_for(ctx: Any, enricher: Any) -> Callable[[str | None, str | None, str | None], tuple[str | None, str | None]]:

@@ -46,8 +46,8 @@ class KBSettings(_Strict):
     fallback_builtin: bool = True
     """With no documentation platform configured (``SWITCHBOARD_DOCS=``), or nothing synced from it yet,
     link the built-in troubleshooting corpus."""
-    min_score: float = Field(0.0, ge=0)
-    """Articles scoring below this are not linked."""
+    min_score: float = Field(5.0, ge=0)
+    """Articles scoring below this are not linked (the KB index's BM25 scale: a clear match scores 10-40)."""
 
 
 class EnrichmentConfig(_Strict):

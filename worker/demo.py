@@ -11,6 +11,12 @@
    ticket open when its alert clears.
 4. Drains the queues, stops the service, and prints the funnel and a few tickets as they stand
    in the simulated PSA.
+
+Enrichment (issue 5): the Autotask tenant carries the taxonomy's issue types, a handful of
+tickets people opened by e-mail are in the PSA when the service starts, and Hudu's articles are
+synced into the local KB first. Every ticket — opened from an alert or by a person — comes out
+typed, prioritised and with its troubleshooting articles (a type a person set is kept; a vague
+ticket only gets a suggestion).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config.settings import Settings
@@ -37,10 +44,18 @@ from connectors.simulators.datto_rmm import DattoRmmSimulator
 from connectors.simulators.hudu import HuduSimulator
 from connectors.simulators.server import serve
 from connectors.simulators.streams import StreamSpec, generate
-from pipelines import clients
+from pipelines import clients, kb
 from pipelines.clock import RedisClock
 from pipelines.runtime import build_context, redis_url_for_children, stop_embedded_redis
-from pipelines.state import ActionRow, AlertLink, DecisionRow, Quarantine, SyncCursor, TicketLink
+from pipelines.state import (
+    ActionRow,
+    AlertLink,
+    DecisionRow,
+    Quarantine,
+    SyncCursor,
+    TicketEnrichment,
+    TicketLink,
+)
 
 __all__ = ["run_demo"]
 
@@ -57,17 +72,57 @@ class _Clock:
 
 
 def _kb_articles() -> list[tuple[str, str]]:
-    """The built-in troubleshooting corpus when present (KB linking), else a small sample."""
-    try:
-        from rules.kb_corpus import ARTICLES  # type: ignore[import-not-found]
+    """The built-in troubleshooting corpus (seed 003's documents), loaded into the Hudu simulator."""
+    from rules.kb_corpus import ARTICLES
 
-        return [(a["title"], a["body"]) for a in ARTICLES]
-    except ImportError:
-        return [
-            ("Printing - Printer Offline", "<p>Check power and network cable; restart the print spooler.</p>"),
-            ("Internet Problems Troubleshooting Process", "<p>Check the firewall and the ISP circuit first.</p>"),
-            ("Data Backup Troubleshooting Process", "<p>Review the failed job log; check free space on the target.</p>"),
-        ]
+    return [(title, "".join(f"<p>{p}</p>" for p in body.split("\n\n"))) for title, body in ARTICLES]
+
+
+PEOPLE_TICKETS: list[dict[str, Any]] = [
+    {"title": "Outlook keeps asking for password",
+     "description": "Since this morning Outlook pops up a password box every few minutes, I type it and it comes "
+                    "back. Webmail works fine.\n\nThanks, Maria (Front desk)"},
+    {"title": "Whole office cannot print",
+     "description": "The big HP in the hallway shows offline for everyone, nobody can print the patient forms. "
+                    "Urgent please!"},
+    {"title": "New hire starting Monday",
+     "description": "Please set up an account, email and laptop for Tom Becker, starts Monday in accounting."},
+    {"title": "VPN wont connect from home",
+     "description": "Working from home today, the VPN client says the connection attempt failed. Tried twice."},
+    {"title": "Quickbooks error H202",
+     "description": "QuickBooks says H202 when I try to open the company file in multi-user mode."},
+    {"title": "Monitor flickering", "description": "My second screen flickers and goes black now and then.",
+     "typed_by_person": ("Hardware", "Monitor(s) - Add/Remove/Change")},
+    {"title": "question", "description": "can you call me when you have a minute"},
+]
+"""Tickets people opened by e-mail before the service starts (priority: the parser's default, Medium)."""
+
+DEMO_ENRICHMENT_YAML = """# demo: the e-mail parser gives every ticket Autotask's default priority (Medium = P3)
+unset_priority: 3
+"""
+
+
+def _taxonomy_issue_types(autotask: AutotaskSimulator) -> dict[str, int]:
+    """The MSP set the taxonomy's types/subtypes up as Autotask issue/sub-issue types."""
+    from rules.taxonomy import load_taxonomy
+
+    types: dict[str, list[str]] = {}
+    for sub in load_taxonomy().subtypes:
+        types.setdefault(sub.type, []).append(sub.name)
+    return autotask.add_issue_types(types)
+
+
+def _people_tickets(autotask: AutotaskSimulator, companies: dict[str, str], ids: dict[str, int]) -> list[int]:
+    company_ids = [int(c) for c in companies.values()]
+    out = []
+    for i, t in enumerate(PEOPLE_TICKETS):
+        fields: dict[str, Any] = {"title": t["title"], "description": t["description"], "priority": 2,
+                                  "companyID": company_ids[i % len(company_ids)], "queueID": 29682833}
+        if "typed_by_person" in t:
+            type_name, sub = t["typed_by_person"]
+            fields.update(issueType=ids[type_name], subIssueType=ids[f"{type_name}|{sub}"])
+        out.append(autotask.add_ticket(**fields))
+    return out
 
 
 def _wait(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
@@ -101,6 +156,8 @@ def run_demo(*, var_dir: Path, seed: int = 7, workers: int = 2, console: Console
             autotask.add_contact(int(companies[d.client]), "Office", "Manager", f"office@{d.client}.example")
             hudu.add_company(d.client_name)
     autotask.add_resource("Tess", "Technician", "tess@msp.example")
+    issue_types = _taxonomy_issue_types(autotask)
+    people = _people_tickets(autotask, companies, issue_types)
     datto.load_stream(stream, company_ids=companies)
     # one malformed alert, as vendors sometimes send: no source info at all
     datto.schedule_alert(next(iter(datto.devices)), raise_at=day_start + timedelta(hours=1), uid="broken-1")
@@ -112,8 +169,12 @@ def run_demo(*, var_dir: Path, seed: int = 7, workers: int = 2, console: Console
         if sim.rate_limit:
             sim.rate_limit = (sim.rate_limit[0] * 1440, sim.rate_limit[1])
     servers = [serve(s) for s in (datto, autotask, hudu)]
+    config_dir = var_dir / "config"
+    config_dir.mkdir()
+    (config_dir / "enrichment.yaml").write_text(DEMO_ENRICHMENT_YAML)
     env_settings = {
         "SWITCHBOARD_VAR_DIR": str(var_dir),
+        "SWITCHBOARD_CONFIG_DIR": str(config_dir),
         "SWITCHBOARD_CLOCK": "redis",
         "SWITCHBOARD_POLL_INTERVAL_SECONDS": "0.1",
         "SWITCHBOARD_TICK_INTERVAL_SECONDS": "0.3",
@@ -149,9 +210,12 @@ def run_demo(*, var_dir: Path, seed: int = 7, workers: int = 2, console: Console
             for p in proposals:
                 clients.map_client(s, rmm=p.rmm, rmm_client_id=p.rmm_client_id, rmm_name=p.rmm_name, psa=p.psa,
                                    psa_company_id=p.psa_company_id, psa_name=p.psa_name, source="vendor-link")
+        kb_report = kb.sync(ctx)  # the local KB index from Hudu (the service keeps it in sync: kb-sync job)
         console.print(f"[bold]Switchboard demo[/] — {len(stream.topology.devices)} devices at {len(companies)} clients "
                       f"({len(datto.sites)} Datto sites), {len(stream.alert_ids())} alerts over one simulated day; "
-                      f"{len(proposals)} sites mapped to Autotask companies from Datto's own links.")
+                      f"{len(proposals)} sites mapped to Autotask companies from Datto's own links; "
+                      f"{kb_report.total} Hudu articles synced into the KB index; {len(people)} tickets people "
+                      "opened are waiting in the PSA.")
         log = open(var_dir / "service.log", "wb")  # noqa: SIM115 - closed below
         env = dict(os.environ, REDIS_URL=redis_url_for_children(settings))
         service = subprocess.Popen([sys.executable, "-m", "worker", "run", "--workers", str(workers)],
@@ -186,7 +250,10 @@ def run_demo(*, var_dir: Path, seed: int = 7, workers: int = 2, console: Console
             return busy == 0
 
         _wait(drained, timeout=30, interval=0.2)
+        _wait(lambda: _enriched(ctx) >= len(people), timeout=30, interval=0.2)
+        _wait(drained, timeout=30, interval=0.2)
         report = _report(ctx, stream, autotask, datto, touched_ticket)
+        report["enrichment"] = _enrichment_report(ctx, autotask, people)
     finally:
         if service is not None:
             service.send_signal(signal.SIGTERM)
@@ -203,6 +270,7 @@ def run_demo(*, var_dir: Path, seed: int = 7, workers: int = 2, console: Console
             else:
                 os.environ[k] = v
     _print(console, report, autotask)
+    _print_enrichment(console, report["enrichment"])
     console.print(f"[dim]demo finished in {time.monotonic() - started:.0f} s; state in {var_dir}[/]")
     return report
 
@@ -320,3 +388,73 @@ def _print(console: Console, r: dict[str, Any], autotask: AutotaskSimulator) -> 
         table.add_row(tk["ticketNumber"], tk["title"][:60], STATUS_NAMES.get(tk["status"], str(tk["status"])),
                       str(len(notes)), latest)
     console.print(table)
+
+
+def _enriched(ctx: Any) -> int:
+    with ctx.db.session() as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(TicketEnrichment)
+                        .where(TicketEnrichment.origin == "psa")) or 0
+
+
+def _label(autotask: AutotaskSimulator, field: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    return next((c["label"] for c in autotask.picklists[field] if c["value"] == str(value)), str(value))
+
+
+PRIORITY_LABELS = {4: "P1 Critical", 1: "P2 High", 2: "P3 Medium", 3: "P4 Low"}
+
+
+def _enrichment_report(ctx: Any, autotask: AutotaskSimulator, people: list[int]) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        rows = list(s.scalars(sa.select(TicketEnrichment)))
+        for r in rows:
+            s.expunge(r)
+    alert_rows = [r for r in rows if r.origin == "alert"]
+    psa_rows = {r.ticket_id: r for r in rows if r.origin == "psa"}
+    shown = []
+    for tid in people:
+        t = autotask.db["Tickets"][tid]
+        r = psa_rows.get(str(tid))
+        shown.append({
+            "ticket": t["ticketNumber"], "title": t["title"],
+            "type": _label(autotask, "issueType", t["issueType"]),
+            "subtype": _label(autotask, "subIssueType", t["subIssueType"]),
+            "priority": PRIORITY_LABELS.get(t["priority"], str(t["priority"])),
+            "kb": (r.kb[0]["title"] if r and r.kb else "-"), "url": (r.kb[0]["url"] if r and r.kb else ""),
+            "decision": r.decision if r else "not enriched",
+            "notes": sum(1 for n in autotask.notes_of(tid) if "[switchboard:enrich:" in n["description"]),
+        })
+    return {
+        "alert_tickets": len(alert_rows),
+        "alert_tickets_typed": sum(1 for r in alert_rows if r.confident),
+        "alert_tickets_with_kb": sum(1 for r in alert_rows if r.kb),
+        "psa_tickets": len(psa_rows),
+        "psa_tickets_typed": sum(1 for r in psa_rows.values() if "type" in (r.written or {})),
+        "psa_tickets_prioritised": sum(1 for r in psa_rows.values() if "priority" in (r.written or {})),
+        "psa_suggestions_only": sum(1 for r in psa_rows.values() if not r.confident),
+        "psa_kept_person_type": sum(1 for r in psa_rows.values() if "type" in (r.human or [])),
+        "psa_tickets_with_kb": sum(1 for r in psa_rows.values() if r.kb),
+        "tickets": shown,
+    }
+
+
+def _print_enrichment(console: Console, e: dict[str, Any]) -> None:
+    t = Table(title="enrichment", show_header=False)
+    for label, value in (
+        ("tickets opened from alerts: typed / with KB articles",
+         f"{e['alert_tickets_typed']} / {e['alert_tickets_with_kb']} of {e['alert_tickets']}"),
+        ("tickets people opened: typed / prioritised / with KB articles",
+         f"{e['psa_tickets_typed']} / {e['psa_tickets_prioritised']} / {e['psa_tickets_with_kb']} of {e['psa_tickets']}"),
+        ("  type a person had set, kept", e["psa_kept_person_type"]),
+        ("  below the threshold: suggestion in the note only", e["psa_suggestions_only"]),
+    ):
+        t.add_row(label, str(value))
+    console.print(t)
+    console.print("[bold]tickets people opened, after enrichment[/] (type / subtype and priority as the PSA now "
+                  "shows them; the first of the linked articles):")
+    for r in e["tickets"]:
+        console.print(f"  {r['ticket']}  [bold]{escape(r['title'])}[/]")
+        console.print(f"      {escape(r['type'])} / {escape(r['subtype'])} · {r['priority']} · "
+                      f"KB: {escape(r['kb'])} [dim]{escape(r['url'])}[/]")
+        console.print(f"      [dim]{escape(r['decision'])}[/]")

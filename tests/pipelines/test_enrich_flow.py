@@ -121,7 +121,7 @@ def test_a_type_a_person_set_is_never_overwritten(stack) -> None:
     assert ticket["subIssueType"] == stack.ids["Hardware|Workstation - Troubleshooting"]
     assert not [a for a in enrich_actions(stack) if a.kind == "update_ticket"]
     (note,) = enrich_notes(stack, tid)
-    assert "set by a person" in note["description"] and OUTLOOK_KB in note["description"]
+    assert "a person set the ticket's type" in note["description"] and OUTLOOK_KB in note["description"]
 
 
 def test_a_person_correcting_our_type_wins_from_then_on(stack) -> None:

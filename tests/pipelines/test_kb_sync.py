@@ -158,3 +158,22 @@ def test_alert_enrichment_off(sim, make_context, tmp_path) -> None:
     (note,) = stack.psa.notes(ticket["id"])
     assert "Troubleshooting articles" not in note
     assert stack.autotask.db["Tickets"][ticket["id"]]["issueType"] is None
+
+
+def test_the_sync_job_the_scheduler_and_the_documents_webhook(sim, make_context) -> None:
+    from worker import jobs, kb_jobs
+    from worker.scheduler import PERIODIC
+    from worker.webhooks import HANDLERS, _load
+
+    assert _load(HANDLERS["documents"]) is kb_jobs.documents_changed_job
+    assert any(p.name == "kb-sync" and p.func is kb_jobs.sync_kb_job for p in PERIODIC)
+    ctx, hudu, clock = hudu_context(sim, make_context)
+    hudu.add_article(OUTLOOK_KB, "<p>Clear the cached credentials.</p>")
+    jobs.set_context(ctx)
+    try:
+        assert kb_jobs.documents_changed_job("itglue", ["1"])["skipped"]
+        done = kb_jobs.documents_changed_job("hudu", ["1"], "tenant-a")
+        assert done["sync"]["new"] == 1 and done["sync"]["total"] == 1
+        assert kb_jobs.sync_kb_job()["unchanged"] == 0
+    finally:
+        jobs.set_context(None)
