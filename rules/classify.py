@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rules.taxonomy import Component, TaxonomyConfig
-from rules.text import PhraseMatcher, Speller, phrase_tokens, words
+from rules.text import PhraseMatcher, Speller, drop_phrases, phrase_tokens, scrub, words
 
 __all__ = ["Prediction", "RulesClassifier"]
 
@@ -107,13 +107,14 @@ class RulesClassifier:
         self._comps = comps
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
+        self._ignore = PhraseMatcher((phrase_tokens(p), None) for p in taxonomy.ignore)
         vocab = self._comp_matcher.vocabulary | self._action_matcher.vocabulary
         self.speller = Speller(vocab, known=known_words)
 
     # -- scoring --------------------------------------------------------------------------------
 
     def tokens(self, text: str) -> list[str]:
-        return self.speller.correct_all(words(text))
+        return drop_phrases(self.speller.correct_all(words(scrub(text))), self._ignore)
 
     @staticmethod
     def _longest(matches: list[tuple[int, tuple[str, ...], object]]) -> list[tuple[int, tuple[str, ...], object]]:
