@@ -12,7 +12,10 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    component's default action gets a small head start, so "printer jammed" with no action word is
    Troubleshooting. Restricting to the component's actions is what keeps "install" meaning
    Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome.
-4. Confidence: a softmax of the component scores against a "none of these" score, times the
+4. Outside evidence: ``prior`` adds a score to named components — the enricher passes the
+   component of the best-matching KB article (scaled by how well it matched), so a ticket whose
+   words are all in the article's body but none in the taxonomy still lands somewhere sensible.
+5. Confidence: a softmax of the component scores against a "none of these" score, times the
    action's share of its softmax — so a lone weak word gives a low confidence and two components
    neck and neck give about half.
 """
@@ -20,7 +23,7 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rules.taxonomy import Component, TaxonomyConfig
@@ -105,6 +108,7 @@ class RulesClassifier:
             for p in kind.words:
                 action_entries.append((phrase_tokens(p), (-1, action, WORD, p)))
         self._comps = comps
+        self._comp_by_name = {c.name: c.index for c in comps}
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
         self._ignore = PhraseMatcher((phrase_tokens(p), None) for p in taxonomy.ignore)
@@ -129,12 +133,24 @@ class RulesClassifier:
                     cover[i] = len(toks)
         return [m for m in matches if all(cover[i] <= len(m[1]) for i in range(m[0], m[0] + len(m[1])))]
 
-    def predict(self, summary: str, description: str = "") -> Prediction:
-        return self.predict_tokens(self.tokens(summary), self.tokens(description)[: self.max_words])
+    def predict(self, summary: str, description: str = "", *, prior: Mapping[str, float] | None = None) -> Prediction:
+        """``prior``: extra score per component name, with its reason, from evidence outside the
+        text's own words (the enricher passes the component of the best-matching KB article)."""
+        return self.predict_tokens(self.tokens(summary), self.tokens(description)[: self.max_words], prior=prior)
 
-    def predict_tokens(self, summary: Sequence[str], description: Sequence[str]) -> Prediction:
+    def component_index(self, name: str) -> int | None:
+        return self._comp_by_name.get(name)
+
+    def predict_tokens(
+        self, summary: Sequence[str], description: Sequence[str], *, prior: Mapping[str, float] | None = None
+    ) -> Prediction:
         comp_scores: dict[int, float] = {}
         comp_why: dict[int, list[str]] = {}
+        for name, w in (prior or {}).items():
+            ci = self._comp_by_name.get(name)
+            if ci is not None and w > 0:
+                comp_scores[ci] = w
+                comp_why[ci] = ["best KB article"]
         action_hits: list[tuple[int, str, float, str]] = []
         for field_tokens, fw in ((summary, SUMMARY_WEIGHT), (description, 1.0)):
             if not field_tokens:

@@ -29,6 +29,10 @@ from rules.text import words
 __all__ = ["DEFAULT_THRESHOLD", "Classifier", "Enricher", "Enrichment", "KBLink"]
 
 DEFAULT_THRESHOLD = 0.5
+KB_PRIOR = 2.0
+"""Score the best KB article's component gets (a strong keyword is worth 3, in the summary 6)."""
+KB_FULL_SCORE = 8.0
+"""A KB score at which that prior counts in full; weaker matches count in proportion."""
 
 
 class Classifier(Protocol):
@@ -88,6 +92,15 @@ class Enricher:
             priority_matrix = PriorityMatrix(priority_matrix)
         self.priority = priority_matrix
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        # each article's component, by the rules model on its title and opening: the best KB match
+        # for a ticket is evidence for that component (a nearest neighbour written in our words)
+        self._article_component: dict[str, str] = {}
+        if isinstance(self.classifier, RulesClassifier):
+            for a in kb.articles:
+                p = self.classifier.predict(a.title)
+                st = taxonomy.subtype(p.subtype) if p.subtype else None
+                if st and p.confidence >= 0.5:
+                    self._article_component[str(a.ref)] = st.component
 
     @classmethod
     def default(
@@ -131,7 +144,14 @@ class Enricher:
     ) -> Enrichment:
         summary = summary or ""
         description = description or ""
-        pred = self.classifier.predict(summary, description)
+        hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3)
+        prior = None
+        if hits and self._article_component and isinstance(self.classifier, RulesClassifier):
+            comp = self._article_component.get(str(hits[0].article.ref))
+            if comp:
+                prior = {comp: KB_PRIOR * min(1.0, hits[0].score / KB_FULL_SCORE)}
+        pred = (self.classifier.predict(summary, description, prior=prior) if prior
+                else self.classifier.predict(summary, description))
         source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
         st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
         assessment = self.priority.assess(
@@ -139,8 +159,6 @@ class Enricher:
             component=st.component if st else None, action=st.action if st else None,
             raw_text=f"{summary}\n{description[:4000]}",
         )
-        hint = st.component if st else None
-        hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3, hint=hint)
         kb = tuple(
             KBLink(h.article.title, h.article.url, h.score, h.why, str(h.article.ref)) for h in hits
         )
