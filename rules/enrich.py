@@ -144,7 +144,8 @@ class Enricher:
     ) -> Enrichment:
         summary = summary or ""
         description = description or ""
-        hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3)
+        query = self.kb.query_tokens(f"{summary}\n{summary}\n{description[:4000]}")
+        hits = self.kb.search_tokens(query, 3)
         prior = None
         if hits and self._article_component and isinstance(self.classifier, RulesClassifier):
             comp = self._article_component.get(str(hits[0].article.ref))
@@ -154,6 +155,8 @@ class Enricher:
                 else self.classifier.predict(summary, description))
         source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
         st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
+        if st is not None:  # rank again with the component's name as a light hint ("Printer")
+            hits = self.kb.search_tokens(query, 3, hint=st.component)
         assessment = self.priority.assess(
             words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected,
             component=st.component if st else None, action=st.action if st else None,
