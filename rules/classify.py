@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from rules.taxonomy import Component, TaxonomyConfig
 from rules.text import PhraseMatcher, Speller, drop_phrases, phrase_tokens, scrub, words
@@ -147,17 +148,17 @@ class RulesClassifier:
         comp_scores: dict[int, float] = {}
         comp_why: dict[int, list[str]] = {}
         for name, w in (prior or {}).items():
-            ci = self._comp_by_name.get(name)
-            if ci is not None and w > 0:
-                comp_scores[ci] = w
-                comp_why[ci] = ["best KB article"]
+            pci = self._comp_by_name.get(name)
+            if pci is not None and w > 0:
+                comp_scores[pci] = w
+                comp_why[pci] = ["best KB article"]
         action_hits: list[tuple[int, str, float, str]] = []
         for field_tokens, fw in ((summary, SUMMARY_WEIGHT), (description, 1.0)):
             if not field_tokens:
                 continue
             seen: set[tuple[int, str]] = set()
             for _, _, payload in self._longest(self._comp_matcher.find(field_tokens)):
-                ci, w, phrase = payload  # type: ignore[misc]
+                ci, w, phrase = cast(tuple[int, float, str], payload)
                 if (ci, phrase) in seen:
                     continue
                 seen.add((ci, phrase))  # phrases are deduplicated by their words: one per meaning
@@ -165,7 +166,7 @@ class RulesClassifier:
                 comp_why.setdefault(ci, []).append(phrase)
             seen_a: set[tuple[int, str, str]] = set()
             for _, _, payload in self._longest(self._action_matcher.find(field_tokens)):
-                ci, action, w, phrase = payload  # type: ignore[misc]
+                ci, action, w, phrase = cast(tuple[int, str, float, str], payload)
                 if (ci, action, phrase) in seen_a:
                     continue
                 seen_a.add((ci, action, phrase))

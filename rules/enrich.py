@@ -151,9 +151,11 @@ class Enricher:
             comp = self._article_component.get(str(hits[0].article.ref))
             if comp:
                 prior = {comp: KB_PRIOR * min(1.0, hits[0].score / KB_FULL_SCORE)}
-        pred = (self.classifier.predict(summary, description, prior=prior) if prior
-                else self.classifier.predict(summary, description))
-        source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
+        if prior and isinstance(self.classifier, RulesClassifier):
+            pred = self.classifier.predict(summary, description, prior=prior)
+        else:
+            pred = self.classifier.predict(summary, description)
+        source = str(getattr(pred, "source", None) or getattr(self.classifier, "source", "rules"))
         st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
         if st is not None:  # rank again with the component's name as a light hint ("Printer")
             hits = self.kb.search_tokens(query, 3, hint=st.component)
