@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from connectors.canonical import KBArticle
 from rules.classify import Prediction, RulesClassifier
 from rules.kb_index import KBIndex
+from rules.learned import CombinedClassifier
 from rules.priority import PriorityConfig, PriorityMatrix, load_priority
 from rules.taxonomy import TaxonomyConfig, load_taxonomy
 from rules.text import words
@@ -95,9 +96,11 @@ class Enricher:
         # each article's component, by the rules model on its title and opening: the best KB match
         # for a ticket is evidence for that component (a nearest neighbour written in our words)
         self._article_component: dict[str, str] = {}
-        if isinstance(self.classifier, RulesClassifier):
+        rules = self.classifier if isinstance(self.classifier, RulesClassifier) else getattr(
+            self.classifier, "rules", None)
+        if isinstance(rules, RulesClassifier):
             for a in kb.articles:
-                p = self.classifier.predict(a.title)
+                p = rules.predict(a.title)
                 st = taxonomy.subtype(p.subtype) if p.subtype else None
                 if st and p.confidence >= 0.5:
                     self._article_component[str(a.ref)] = st.component
@@ -122,7 +125,7 @@ class Enricher:
         rules = RulesClassifier(taxonomy, known_words=kb.vocabulary)
         classifier: Classifier = rules
         if model_bytes is not None:
-            from rules.learned import CombinedClassifier, LearnedModel
+            from rules.learned import LearnedModel
 
             classifier = CombinedClassifier(rules, LearnedModel.from_bytes(model_bytes), taxonomy=taxonomy)
         return cls(
@@ -147,11 +150,11 @@ class Enricher:
         query = self.kb.query_tokens(f"{summary}\n{summary}\n{description[:4000]}")
         hits = self.kb.search_tokens(query, 3)
         prior = None
-        if hits and self._article_component and isinstance(self.classifier, RulesClassifier):
+        if hits and self._article_component:
             comp = self._article_component.get(str(hits[0].article.ref))
             if comp:
                 prior = {comp: KB_PRIOR * min(1.0, hits[0].score / KB_FULL_SCORE)}
-        if prior and isinstance(self.classifier, RulesClassifier):
+        if prior and isinstance(self.classifier, RulesClassifier | CombinedClassifier):
             pred = self.classifier.predict(summary, description, prior=prior)
         else:
             pred = self.classifier.predict(summary, description)

@@ -281,8 +281,8 @@ class CombinedClassifier:
         self.taxonomy = taxonomy or rules.taxonomy
         self.model_wins = model_wins
 
-    def predict(self, summary: str, description: str = "") -> Prediction:
-        r = self.rules.predict(summary, description)
+    def predict(self, summary: str, description: str = "", *, prior: Mapping[str, float] | None = None) -> Prediction:
+        r = self.rules.predict(summary, description, prior=prior)
         m = self.model.predict(summary, description)
         label = self.taxonomy.canonical(m.subtype)
         m_type = m.type or (self.taxonomy.type_of(label) if label else None)
