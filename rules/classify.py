@@ -12,7 +12,10 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    component's default action gets a small head start, so "printer jammed" with no action word is
    Troubleshooting. Restricting to the component's actions is what keeps "install" meaning
    Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome.
-4. Confidence: a softmax of the component scores against a "none of these" score, times the
+4. Outside evidence: ``prior`` adds a score to named components — the enricher passes the
+   component of the best-matching KB article (scaled by how well it matched), so a ticket whose
+   words are all in the article's body but none in the taxonomy still lands somewhere sensible.
+5. Confidence: a softmax of the component scores against a "none of these" score, times the
    action's share of its softmax — so a lone weak word gives a low confidence and two components
    neck and neck give about half.
 """
@@ -20,11 +23,12 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from rules.taxonomy import Component, TaxonomyConfig
-from rules.text import PhraseMatcher, Speller, phrase_tokens, words
+from rules.text import PhraseMatcher, Speller, drop_phrases, phrase_tokens, scrub, words
 
 __all__ = ["Prediction", "RulesClassifier"]
 
@@ -105,15 +109,17 @@ class RulesClassifier:
             for p in kind.words:
                 action_entries.append((phrase_tokens(p), (-1, action, WORD, p)))
         self._comps = comps
+        self._comp_by_name = {c.name: c.index for c in comps}
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
+        self._ignore = PhraseMatcher((phrase_tokens(p), None) for p in taxonomy.ignore)
         vocab = self._comp_matcher.vocabulary | self._action_matcher.vocabulary
         self.speller = Speller(vocab, known=known_words)
 
     # -- scoring --------------------------------------------------------------------------------
 
     def tokens(self, text: str) -> list[str]:
-        return self.speller.correct_all(words(text))
+        return drop_phrases(self.speller.correct_all(words(scrub(text))), self._ignore)
 
     @staticmethod
     def _longest(matches: list[tuple[int, tuple[str, ...], object]]) -> list[tuple[int, tuple[str, ...], object]]:
@@ -128,19 +134,31 @@ class RulesClassifier:
                     cover[i] = len(toks)
         return [m for m in matches if all(cover[i] <= len(m[1]) for i in range(m[0], m[0] + len(m[1])))]
 
-    def predict(self, summary: str, description: str = "") -> Prediction:
-        return self.predict_tokens(self.tokens(summary), self.tokens(description)[: self.max_words])
+    def predict(self, summary: str, description: str = "", *, prior: Mapping[str, float] | None = None) -> Prediction:
+        """``prior``: extra score per component name, with its reason, from evidence outside the
+        text's own words (the enricher passes the component of the best-matching KB article)."""
+        return self.predict_tokens(self.tokens(summary), self.tokens(description)[: self.max_words], prior=prior)
 
-    def predict_tokens(self, summary: Sequence[str], description: Sequence[str]) -> Prediction:
+    def component_index(self, name: str) -> int | None:
+        return self._comp_by_name.get(name)
+
+    def predict_tokens(
+        self, summary: Sequence[str], description: Sequence[str], *, prior: Mapping[str, float] | None = None
+    ) -> Prediction:
         comp_scores: dict[int, float] = {}
         comp_why: dict[int, list[str]] = {}
+        for name, w in (prior or {}).items():
+            pci = self._comp_by_name.get(name)
+            if pci is not None and w > 0:
+                comp_scores[pci] = w
+                comp_why[pci] = ["best KB article"]
         action_hits: list[tuple[int, str, float, str]] = []
         for field_tokens, fw in ((summary, SUMMARY_WEIGHT), (description, 1.0)):
             if not field_tokens:
                 continue
             seen: set[tuple[int, str]] = set()
             for _, _, payload in self._longest(self._comp_matcher.find(field_tokens)):
-                ci, w, phrase = payload  # type: ignore[misc]
+                ci, w, phrase = cast(tuple[int, float, str], payload)
                 if (ci, phrase) in seen:
                     continue
                 seen.add((ci, phrase))  # phrases are deduplicated by their words: one per meaning
@@ -148,7 +166,7 @@ class RulesClassifier:
                 comp_why.setdefault(ci, []).append(phrase)
             seen_a: set[tuple[int, str, str]] = set()
             for _, _, payload in self._longest(self._action_matcher.find(field_tokens)):
-                ci, action, w, phrase = payload  # type: ignore[misc]
+                ci, action, w, phrase = cast(tuple[int, str, float, str], payload)
                 if (ci, action, phrase) in seen_a:
                     continue
                 seen_a.add((ci, action, phrase))

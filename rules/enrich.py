@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from connectors.canonical import KBArticle
 from rules.classify import Prediction, RulesClassifier
 from rules.kb_index import KBIndex
+from rules.learned import CombinedClassifier
 from rules.priority import PriorityConfig, PriorityMatrix, load_priority
 from rules.taxonomy import TaxonomyConfig, load_taxonomy
 from rules.text import words
@@ -29,6 +30,10 @@ from rules.text import words
 __all__ = ["DEFAULT_THRESHOLD", "Classifier", "Enricher", "Enrichment", "KBLink"]
 
 DEFAULT_THRESHOLD = 0.5
+KB_PRIOR = 2.0
+"""Score the best KB article's component gets (a strong keyword is worth 3, in the summary 6)."""
+KB_FULL_SCORE = 8.0
+"""A KB score at which that prior counts in full; weaker matches count in proportion."""
 
 
 class Classifier(Protocol):
@@ -88,6 +93,17 @@ class Enricher:
             priority_matrix = PriorityMatrix(priority_matrix)
         self.priority = priority_matrix
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        # each article's component, by the rules model on its title and opening: the best KB match
+        # for a ticket is evidence for that component (a nearest neighbour written in our words)
+        self._article_component: dict[str, str] = {}
+        rules = self.classifier if isinstance(self.classifier, RulesClassifier) else getattr(
+            self.classifier, "rules", None)
+        if isinstance(rules, RulesClassifier):
+            for a in kb.articles:
+                p = rules.predict(a.title)
+                st = taxonomy.subtype(p.subtype) if p.subtype else None
+                if st and p.confidence >= 0.5:
+                    self._article_component[str(a.ref)] = st.component
 
     @classmethod
     def default(
@@ -109,7 +125,7 @@ class Enricher:
         rules = RulesClassifier(taxonomy, known_words=kb.vocabulary)
         classifier: Classifier = rules
         if model_bytes is not None:
-            from rules.learned import CombinedClassifier, LearnedModel
+            from rules.learned import LearnedModel
 
             classifier = CombinedClassifier(rules, LearnedModel.from_bytes(model_bytes), taxonomy=taxonomy)
         return cls(
@@ -131,16 +147,26 @@ class Enricher:
     ) -> Enrichment:
         summary = summary or ""
         description = description or ""
-        pred = self.classifier.predict(summary, description)
-        source = getattr(pred, "source", None) or getattr(self.classifier, "source", "rules")
+        query = self.kb.query_tokens(f"{summary}\n{summary}\n{description[:4000]}")
+        hits = self.kb.search_tokens(query, 3)
+        prior = None
+        if hits and self._article_component:
+            comp = self._article_component.get(str(hits[0].article.ref))
+            if comp:
+                prior = {comp: KB_PRIOR * min(1.0, hits[0].score / KB_FULL_SCORE)}
+        if prior and isinstance(self.classifier, RulesClassifier | CombinedClassifier):
+            pred = self.classifier.predict(summary, description, prior=prior)
+        else:
+            pred = self.classifier.predict(summary, description)
+        source = str(getattr(pred, "source", None) or getattr(self.classifier, "source", "rules"))
         st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
+        if st is not None:  # rank again with the component's name as a light hint ("Printer")
+            hits = self.kb.search_tokens(query, 3, hint=st.component)
         assessment = self.priority.assess(
             words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected,
             component=st.component if st else None, action=st.action if st else None,
             raw_text=f"{summary}\n{description[:4000]}",
         )
-        hint = st.component if st else None
-        hits = self.kb.search(f"{summary}\n{summary}\n{description[:4000]}", 3, hint=hint)
         kb = tuple(
             KBLink(h.article.title, h.article.url, h.score, h.why, str(h.article.ref)) for h in hits
         )

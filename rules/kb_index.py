@@ -121,9 +121,17 @@ class KBIndex:
 
     def search(self, query: str, k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE) -> list[KBHit]:
         """The best ``k`` articles for ``query`` scoring at least ``min_score`` x the rarest word's idf."""
+        return self.search_tokens(self.query_tokens(query), k, hint=hint, min_score=min_score)
+
+    def query_tokens(self, query: str) -> list[str]:
+        """A query's normalised words, to search more than once without redoing the work."""
+        return self.normalise(query, correct=True)[:200]
+
+    def search_tokens(
+        self, q: list[str], k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE
+    ) -> list[KBHit]:
         if not self.articles:
             return []
-        q = self.normalise(query, correct=True)[:200]
         weights: dict[str, float] = {}
         for w in q:
             weights[w] = 1.0  # a word repeated in a long ticket says no more than once

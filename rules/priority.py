@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -129,7 +129,7 @@ class PriorityMatrix:
         best_urgency: tuple[int, str] | None = None  # from medium up: a fault
         quiet: tuple[int, str] | None = None  # low / planned phrases
         for _, _, payload in self._matcher.find(tokens):
-            kind, level, phrase = payload  # type: ignore[misc]
+            kind, level, phrase = cast(tuple[str, str, str], payload)
             if kind == "impact":
                 raise_impact(level, f"'{phrase}'")
                 continue

@@ -89,6 +89,8 @@ class TaxonomyConfig(_Strict):
     actions: dict[str, ActionKind]
     types: dict[str, dict[str, Component]] = Field(min_length=1)
     aliases: dict[str, str] = {}
+    ignore: list[str] = []
+    """Phrases dropped before matching (signatures, job titles, alert boilerplate)."""
     synonyms: list[list[str]] = []
     psa_names: dict[str, dict[str, dict[str, str]]] = {}
     """vendor -> board (or "*") -> our type or subtype name -> the PSA's name for it."""
@@ -96,6 +98,7 @@ class TaxonomyConfig(_Strict):
     _lower = field_validator("synonyms", mode="before")(
         lambda v: [_phrases(g) for g in v] if isinstance(v, list) else v
     )
+    _lower_ignore = field_validator("ignore", mode="before")(_phrases)
 
     @model_validator(mode="after")
     def _references(self) -> TaxonomyConfig:

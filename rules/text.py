@@ -11,15 +11,27 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-__all__ = ["PhraseMatcher", "Speller", "phrase_tokens", "stem", "words"]
+__all__ = ["PhraseMatcher", "Speller", "drop_phrases", "phrase_tokens", "scrub", "stem", "words"]
 
 _APOSTROPHE = re.compile(r"['\u2019`]")
 _WORD = re.compile(r"[a-z0-9]+")
+_SCRUB = re.compile(
+    r"\b(?:phone|tel|telephone|cell|mobile|mob|fax|direct|office|main|ph|[mptfc])\s*[:.#]?\s*\+?[\d(][\d\s().-]{6,}\d"
+    r"|[\w.+-]+@[\w-]+\.[\w.]+"
+    r"|https?://\S+",
+    re.IGNORECASE,
+)
+
+
+def scrub(text: str) -> str:
+    """Drop labelled phone numbers ("Cell: 555-222-3333"), e-mail addresses and URLs: signature
+    furniture whose words ("cell", "mobile", "office") would otherwise read as evidence."""
+    return _SCRUB.sub(" ", text) if text else text
 _KEEP = frozenset({"ios", "mac", "dns", "bsod", "ssl", "tls", "vpn", "wan", "lan", "rds", "its", "this", "is",
                    "was", "has", "does", "gps", "os", "sms", "us", "status", "access", "address", "news",
                    "windows", "express", "less", "pass", "chassis", "bus", "plus", "previous", "various",
                    "campus", "virus", "business", "process", "wireless", "series", "canvas", "alias",
-                   "citrix", "aps", "ups", "always", "perhaps", "across", "yes", "class", "glass", "miss", "monitoring"})
+                   "citrix", "aps", "ups", "always", "perhaps", "across", "yes", "class", "glass", "miss", "monitoring", "accounting"})
 
 
 @functools.lru_cache(maxsize=65536)
@@ -37,16 +49,18 @@ def stem(word: str) -> str:
         base = word[:-3]
         if len(base) > 2 and base[-1] == base[-2] and base[-1] not in "ls":
             base = base[:-1]  # dropping -> drop, but calling -> call
-        return base
+        return base[:-1] if base.endswith("e") and len(base) > 4 and not base.endswith("ee") else base
     if word.endswith("ed") and len(word) > 4:
         base = word[:-2]
         if len(base) > 2 and base[-1] == base[-2] and base[-1] not in "ls":
             base = base[:-1]
-        return base
+        return base[:-1] if base.endswith("e") and len(base) > 4 and not base.endswith("ee") else base
     if word.endswith("es") and len(word) > 4 and word[-3] in "sxz":
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
+        word = word[:-1]
+    if word.endswith("e") and len(word) > 4 and not word.endswith("ee"):
+        word = word[:-1]  # change / changed / changing all become "chang"
     return word
 
 
@@ -127,6 +141,17 @@ def _one_edit(a: str, b: str) -> bool:
     while i < len(a) and a[i] == b[i]:
         i += 1
     return a[i:] == b[i + 1 :]
+
+
+def drop_phrases(tokens: list[str], matcher: PhraseMatcher) -> list[str]:
+    """``tokens`` without the words of any phrase ``matcher`` finds."""
+    hits = matcher.find(tokens)
+    if not hits:
+        return tokens
+    dropped: set[int] = set()
+    for pos, toks, _ in hits:
+        dropped.update(range(pos, pos + len(toks)))
+    return [t for i, t in enumerate(tokens) if i not in dropped]
 
 
 class PhraseMatcher:

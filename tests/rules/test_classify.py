@@ -86,3 +86,16 @@ def test_nothing_to_go_on(clf: RulesClassifier) -> None:
 
 def test_a_lone_weak_word_is_not_confident(clf: RulesClassifier) -> None:
     assert clf.predict("the device", "").confidence < 0.5
+
+
+def test_signatures_and_boilerplate_do_not_count(clf: RulesClassifier) -> None:
+    p = clf.predict("help!!", "my computer is making a loud clicking noise. Sent from my iPhone")
+    assert p.subtype == "Workstation - Troubleshooting"
+    p = clf.predict("Not working", "The copier shows error SC542.\nBob Smith\nOperations Manager\nCell: 555-222-3333")
+    assert p.type == "Hardware" and p.subtype == "Printer - Troubleshooting"
+
+
+def test_prior_from_outside_evidence(clf: RulesClassifier) -> None:
+    assert clf.predict("it broke again").subtype is None
+    p = clf.predict("it broke again", prior={"Printer": 2.0})
+    assert p.subtype == "Printer - Troubleshooting" and "best KB article" in p.reasons[0]

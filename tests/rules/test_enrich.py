@@ -55,3 +55,16 @@ def test_model_bytes_combine_with_rules() -> None:
     blob = LearnedModel.fit(rows).to_bytes()
     e = Enricher.default(model_bytes=blob).enrich("outlook crashes when opening")
     assert e.subtype == "Outlook - Troubleshooting" and e.source == "combined"
+
+
+def test_combined_classifier_also_gets_the_kb_evidence() -> None:
+    from rules.learned import CombinedClassifier, LearnedModel
+
+    rows = [{"summary": f"outlook {w}", "subtype": "Outlook - Troubleshooting", "type": "Software/SaaS"}
+            for w in ("crash", "error", "slow", "search broken", "not opening", "freezes")]
+    rows += [{"summary": f"printer {w}", "subtype": "Printer - Troubleshooting", "type": "Hardware"}
+             for w in ("jam", "offline", "streaks", "error", "not printing", "faded")]
+    e = Enricher.default(model_bytes=LearnedModel.fit(rows).to_bytes())
+    assert isinstance(e.classifier, CombinedClassifier)
+    assert e._article_component  # built from the rules half
+    assert e.enrich("PC will not boot").kb[0].title == "PC Will Not Boot Troubleshooting Process"

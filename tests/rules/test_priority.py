@@ -72,3 +72,23 @@ def test_bad_level_names_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_priority(tmp_path)
     assert info.value.key == "severity_urgency.critical"
+
+
+@pytest.mark.parametrize(
+    ("text", "component", "action", "expected"),
+    [
+        ("Add DNS A record for portal", "DNS", "Add/Remove/Change", 4),  # requested work: planned
+        ("Backup failed on FS01", "BDR", "Troubleshooting", 2),  # shared infrastructure
+        ("Firewall offline", "Firewall", "Troubleshooting", 1),
+        ("Word crashes when saving", "MS Office", "Troubleshooting", 3),
+        ("URGENT new hire starts today and cannot log in", "User", "Onboard", 2),  # a phrase beats "request"
+    ],
+)
+def test_component_and_action_signals(matrix: PriorityMatrix, text: str, component: str, action: str,
+                                      expected: int) -> None:
+    assert matrix.assess(text, component=component, action=action).priority == expected
+
+
+def test_counted_people_raise_impact(matrix: PriorityMatrix) -> None:
+    a = matrix.assess("Remote users can't connect to VPN, around 12 people affected")
+    assert a.impact == "high" and a.priority == 1
