@@ -132,8 +132,12 @@ def enricher_for(ctx: Any, session: Session) -> tuple[Any, int | None, str]:
 
     cfg = config_of(ctx)
     vendor = ctx.settings.docs
-    version = active_version(session)
-    key = (str(ctx.settings.config_dir or ""), kb_store.signature(session, vendor), version, cfg.kb.fallback_builtin)
+    active = session.execute(sa.select(ClassifierModel.version, ClassifierModel.created_at)
+                             .where(ClassifierModel.active.is_(True)).limit(1)).first()
+    version = int(active[0]) if active else None
+    key = (ctx.settings.effective_database_url, ctx.settings.db_schema, str(ctx.settings.config_dir or ""),
+           kb_store.signature(session, vendor), tuple(active) if active else None, cfg.kb.fallback_builtin,
+           cfg.threshold)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
@@ -241,6 +245,17 @@ def _lock(session: Session, key: str) -> TicketEnrichment | None:
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     return session.scalar(q)
+
+
+def _create(session: Session, key: str, values: dict[str, Any]) -> TicketEnrichment:
+    """Insert the row unless another worker just did (then take theirs, locked)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(TicketEnrichment).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    row = _lock(session, key)
+    assert row is not None
+    return row
 
 
 def _is_switchboards(session: Session, t: Ticket) -> bool:
@@ -398,17 +413,16 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
             psa_names = _psa_names_for(ctx, enricher)
         rec = record_of(_enrich(enricher, t.title, t.description), cfg, version)
         if row is None:
-            row = TicketEnrichment(key=key, psa=t.ref.vendor, ticket_id=t.ref.id, origin="psa", text_hash="",
-                                   written={}, observed={}, human=[], notes={}, kb=[], reasons=[], revision=0,
-                                   created_at=now, updated_at=now, confidence=0.0, confident=False, source="",
-                                   decision="", shadow=shadow)
-            session.add(row)
             # what the ticket already carries the first time Switchboard sees it is a person's
-            for name in FIELDS:
-                value = _current(t, name)
-                if value is not None and not (name == "priority" and cfg.unset_priority is not None
-                                              and value == cfg.unset_priority):
-                    row.human = sorted({*row.human, name})
+            human = sorted(name for name in FIELDS if _current(t, name) is not None and not (
+                name == "priority" and cfg.unset_priority is not None and t.priority == cfg.unset_priority))
+            row = _create(session, key, dict(
+                key=key, psa=t.ref.vendor, ticket_id=t.ref.id, origin="psa", text_hash="", written={}, observed={},
+                human=human, notes={}, kb=[], reasons=[], revision=0, created_at=now, updated_at=now,
+                confidence=0.0, confident=False, source="", decision="", shadow=shadow))
+            if row.text_hash == digest:
+                skip("unchanged")
+                continue  # another worker enriched it a moment ago
         patch, outcome = _plan_fields(t, row, rec, cfg, psa_names)
         body = suggestion_note(rec, outcome, max_articles=cfg.note.max_articles)
         rev = row.revision + 1

@@ -161,18 +161,18 @@ def plan(
             )
             priority = cfg.priority_by_severity.get(severity, 3)
             ttype = tsub = None
-            rec = enrich({"title": title, "text": str(d.data.get("message") or ""), "severity": severity.value}) \
+            erec = enrich({"title": title, "text": str(d.data.get("message") or ""), "severity": severity.value}) \
                 if enrich is not None else None
-            if rec:
-                out.enrichments[d.ticket] = rec
+            if erec:
+                out.enrichments[d.ticket] = erec
                 written: dict[str, Any] = {}
-                if "priority" in enrich_fields and rec.get("priority") and rec["priority"] < priority:
-                    priority = written["priority"] = int(rec["priority"])  # the more urgent of the two
-                if rec.get("confident"):
-                    if "type" in enrich_fields and rec.get("type"):
-                        ttype = written["type"] = rec.get("psa_type") or rec["type"]
-                    if "subtype" in enrich_fields and rec.get("subtype") and ttype:
-                        tsub = written["subtype"] = rec.get("psa_subtype") or rec["subtype"]
+                if "priority" in enrich_fields and erec.get("priority") and erec["priority"] < priority:
+                    priority = written["priority"] = int(erec["priority"])  # the more urgent of the two
+                if erec.get("confident"):
+                    if "type" in enrich_fields and erec.get("type"):
+                        ttype = written["type"] = erec.get("psa_type") or erec["type"]
+                    if "subtype" in enrich_fields and erec.get("subtype") and ttype:
+                        tsub = written["subtype"] = erec.get("psa_subtype") or erec["subtype"]
                 out.written[d.ticket] = written
             draft = TicketDraft(
                 title=title, description=description, company=company, priority=priority,
@@ -259,8 +259,8 @@ def plan(
                 state.client,
             ))
     else:
-        for key, rec in out.enrichments.items():  # no explain note: the articles get their own note, once
-            kb = kb_section(rec, max_articles=kb_articles)
+        for key, erec in out.enrichments.items():  # no explain note: the articles get their own note, once
+            kb = kb_section(erec, max_articles=kb_articles)
             if kb:
                 out.actions.append(Action(
                     f"note:{key}:kb", key, "upsert_note",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = ["EnrichmentConfig", "KBSettings", "NoteSettings", "SkipSettings"]
 
 Field_ = Literal["type", "subtype", "priority"]
+ALL_FIELDS: tuple[Field_, ...] = ("type", "subtype", "priority")
 
 
 class _Strict(BaseModel):
@@ -25,7 +26,7 @@ class NoteSettings(_Strict):
     """Post one note per ticket with the suggested type and the troubleshooting articles (updated, never re-posted)."""
     internal: bool = True
     title: str = "Switchboard: type, priority and troubleshooting articles"
-    max_articles: int = Field(3, ge=0, le=10)
+    max_articles: int = Field(default=3, ge=0, le=10)
 
 
 class SkipSettings(_Strict):
@@ -46,7 +47,7 @@ class KBSettings(_Strict):
     fallback_builtin: bool = True
     """With no documentation platform configured (``SWITCHBOARD_DOCS=``), or nothing synced from it yet,
     link the built-in troubleshooting corpus."""
-    min_score: float = Field(5.0, ge=0)
+    min_score: float = Field(default=5.0, ge=0)
     """Articles scoring below this are not linked (the KB index's BM25 scale: a clear match scores 10-40)."""
 
 
@@ -59,14 +60,14 @@ class EnrichmentConfig(_Strict):
     """Type, prioritise and link KB on the tickets Switchboard opens from alerts."""
     shadow: bool = False
     """Decide and record, write nothing (as ``SWITCHBOARD_MODE=shadow``, for enrichment only)."""
-    threshold: float | None = Field(None, ge=0, le=1)
+    threshold: float | None = Field(default=None, ge=0, le=1)
     """Confidence below which type/subtype are left to the dispatcher (suggested in the note);
     null: the classifier's own default."""
-    fields: list[Field_] = Field(default_factory=lambda: ["type", "subtype", "priority"])
+    fields: list[Field_] = Field(default_factory=lambda: list(ALL_FIELDS))
     """Which ticket fields enrichment may write back."""
     overwrite_human_fields: bool = False
     """false: a field a person set (any value Switchboard did not write) is never changed."""
-    unset_priority: int | None = Field(None, ge=1, le=4)
+    unset_priority: int | None = Field(default=None, ge=1, le=4)
     """A priority the PSA gives every new ticket by default (e.g. 3 from the e-mail parser): a ticket
     still at it counts as not prioritised by a person, so Switchboard sets the priority. null: every
     priority already on a ticket is a person's."""
@@ -76,5 +77,5 @@ class EnrichmentConfig(_Strict):
 
     @field_validator("fields")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _unique(cls, value: list[Field_]) -> list[Field_]:
         return list(dict.fromkeys(value))
