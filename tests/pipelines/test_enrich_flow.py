@@ -249,3 +249,45 @@ def test_the_active_trained_model_is_used(stack) -> None:
         r = s.scalar(sa.select(TicketEnrichment))
         assert r.model_version == v and r.source in ("model", "combined", "rules")
         assert enrich.list_models(s)[0]["active"]
+
+
+@pytest.mark.parametrize("psa", ["autotask", "connectwise-psa", "halopsa"])
+def test_every_psa_gets_the_note_and_a_write_it_can_take(sim, make_context, psa) -> None:
+    from tests.helpers import build_stack
+
+    stack = build_stack(sim, make_context, psa=psa, docs=None)
+    tid = stack.psa.add_ticket(OUTLOOK, stack.company)
+    tickets.poll(stack.ctx)
+    stack.push_all()
+    notes = [n for n in stack.psa.notes(tid) if "[switchboard:enrich:" in n]
+    assert len(notes) == 1 and OUTLOOK_KB in notes[0]
+    with stack.ctx.db.session() as s:
+        rows = list(s.scalars(sa.select(ActionRow).where(ActionRow.key.like("enrich:%"))))
+        assert rows and all(r.status == "done" for r in rows), [(r.key, r.status, r.last_error) for r in rows]
+    stack.advance(minutes=5)
+    tickets.poll(stack.ctx)
+    stack.push_all()
+    assert len([n for n in stack.psa.notes(tid) if "[switchboard:enrich:" in n]) == 1
+
+
+def test_training_from_the_psa_takes_closed_tickets_a_person_typed(stack) -> None:
+    from worker.training import TrainingInputError, fit, from_psa_tickets
+
+    with pytest.raises(TrainingInputError, match="at least 20"):
+        from_psa_tickets(stack.ctx)
+    examples = [("Outlook asks for the password again", "Software/SaaS", "Outlook - Troubleshooting"),
+                ("Paper jam on the reception printer", "Hardware", "Printer - Troubleshooting"),
+                ("New starter needs an account", "User Admin", "User - Onboard")]
+    for i in range(24):
+        title, type_name, sub = examples[i % 3]
+        stack.new_ticket(f"{title} #{i}", status=5, issueType=stack.ids[type_name],
+                         subIssueType=stack.ids[f"{type_name}|{sub}"])
+    ours = stack.new_ticket(OUTLOOK)  # typed by Switchboard below: never a training example
+    stack.poll()
+    stack.push()
+    stack.at.set_status(ours, 5)
+    rows = from_psa_tickets(stack.ctx)
+    assert len(rows) == 24 and {r["subtype"] for r in rows} == {e[2] for e in examples}
+    assert {r["type"] for r in rows} == {e[1] for e in examples}
+    blob, metrics = fit(rows, folds=3)
+    assert blob and metrics["labels"] == 3 and 0 <= metrics["cv_accuracy"] <= 1
