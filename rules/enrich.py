@@ -6,6 +6,10 @@ Everything else (pipelines, CLI, demo) goes through :class:`Enricher`::
     e = enricher.enrich("Outlook keeps asking for password", "since this morning", vip=True)
     e.subtype, e.priority, [k.title for k in e.kb], e.confident
 
+Order of work for one ticket: KB search (BM25, synonyms, typos) -> classify, with the component of
+the best-matching article as extra evidence (``KB_PRIOR``) -> KB re-ranked with the predicted
+component as a hint -> priority from impact x urgency, informed by the component and the action.
+
 Pure: no I/O except reading the YAML (and the built-in corpus) in :meth:`Enricher.default`.
 ``confident`` is ``confidence >= threshold``; below it the caller should leave type/subtype to
 the dispatcher and only suggest them (the threshold is the caller's setting, default
@@ -93,8 +97,8 @@ class Enricher:
             priority_matrix = PriorityMatrix(priority_matrix)
         self.priority = priority_matrix
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        # each article's component, by the rules model on its title and opening: the best KB match
-        # for a ticket is evidence for that component (a nearest neighbour written in our words)
+        # each article's component, by the rules model on its title: the best KB match for a ticket
+        # is evidence for that component (a nearest neighbour, found with the body's many words)
         self._article_component: dict[str, str] = {}
         rules = self.classifier if isinstance(self.classifier, RulesClassifier) else getattr(
             self.classifier, "rules", None)
