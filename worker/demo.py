@@ -425,7 +425,30 @@ def _enrichment_report(ctx: Any, autotask: AutotaskSimulator, people: list[int])
             "decision": r.decision if r else "not enriched",
             "notes": sum(1 for n in autotask.notes_of(tid) if "[switchboard:enrich:" in n["description"]),
         })
+    by_key = {r.key: r for r in alert_rows}
+    with ctx.db.session() as s:
+        links = {k: tid for k, tid in s.execute(sa.select(TicketLink.key, TicketLink.psa_ticket_id))}
+    alert_examples = []
+    seen_types: set[str] = set()
+    for key, r in sorted(by_key.items()):
+        tid = links.get(key)
+        if tid is None or not r.kb or f"{r.type}/{r.subtype}" in seen_types:
+            continue
+        seen_types.add(f"{r.type}/{r.subtype}")
+        t = autotask.db["Tickets"].get(int(tid))
+        if t is None:
+            continue
+        alert_examples.append({
+            "ticket": t["ticketNumber"], "title": t["title"],
+            "type": _label(autotask, "issueType", t["issueType"]),
+            "subtype": _label(autotask, "subIssueType", t["subIssueType"]),
+            "priority": PRIORITY_LABELS.get(t["priority"], str(t["priority"])),
+            "kb": r.kb[0]["title"], "url": r.kb[0]["url"] or "",
+            "decision": "typed at creation" if r.confident else
+                        f"suggested only (confidence {r.confidence:.2f}): type left for the dispatcher",
+        })
     return {
+        "alert_examples": alert_examples[:4],
         "alert_tickets": len(alert_rows),
         "alert_tickets_typed": sum(1 for r in alert_rows if r.confident),
         "alert_tickets_with_kb": sum(1 for r in alert_rows if r.kb),
@@ -451,6 +474,12 @@ def _print_enrichment(console: Console, e: dict[str, Any]) -> None:
     ):
         t.add_row(label, str(value))
     console.print(t)
+    console.print("[bold]tickets opened from alerts[/] (a few, one per type):")
+    for r in e["alert_examples"]:
+        console.print(f"  {r['ticket']}  [bold]{escape(r['title'])}[/]")
+        console.print(f"      {escape(r['type'])} / {escape(r['subtype'])} · {r['priority']} · "
+                      f"KB: {escape(r['kb'])} [dim]{escape(r['url'])}[/]")
+        console.print(f"      [dim]{escape(r['decision'])}[/]")
     console.print("[bold]tickets people opened, after enrichment[/] (type / subtype and priority as the PSA now "
                   "shows them; the first of the linked articles):")
     for r in e["tickets"]:
