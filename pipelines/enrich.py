@@ -160,7 +160,7 @@ def record_of(e: Any, cfg: EnrichmentConfig, model_version: int | None) -> dict[
     return {
         "type": e.type, "subtype": e.subtype, "confidence": round(float(e.confidence), 3),
         "confident": bool(confident and e.type), "priority": e.priority, "source": e.source,
-        "threshold": threshold, "kb": kb, "reasons": list(e.reasons)[:6], "model_version": model_version,
+        "threshold": threshold, "kb": kb, "reasons": list(e.reasons)[:12], "model_version": model_version,
     }
 
 
@@ -368,6 +368,25 @@ def _psa_names_for(ctx: Any, enricher: Any) -> Callable[[str | None, str | None,
     return names
 
 
+def _is_vip(ctx: Any, holder: dict[str, Any], t: Ticket) -> bool:
+    """Whether the ticket's contact is a VIP in the PSA (the SLA directory's cached contacts);
+    False when the PSA cannot be asked now — the priority is then decided without it."""
+    if t.contact is None or holder.get("down"):
+        return False
+    from pipelines.notify import DirectoryUnavailable
+    from pipelines.sla import directory_of
+
+    try:
+        if "d" not in holder:
+            holder["d"] = directory_of(ctx)
+        row = holder["d"].contact(t.company.id if t.company else None, t.contact.id)
+    except DirectoryUnavailable as exc:
+        log.warning("enrichment: contacts unavailable (%s); priority decided without VIP", exc)
+        holder["down"] = True
+        return False
+    return bool((row or {}).get("vip"))
+
+
 def consume(ctx: Any, session: Session, tickets: Sequence[Ticket], now: datetime) -> list[str]:
     """Ticket consumer: enrich new tickets and tickets whose text changed (see module doc)."""
     return enrich_tickets(ctx, session, tickets, now).groups
@@ -385,6 +404,7 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
     version: int | None = None
     psa_names: Any = None
     groups: set[str] = set()
+    directory: dict[str, Any] = {}
 
     def skip(why: str) -> None:
         report.skipped[why] = report.skipped.get(why, 0) + 1
@@ -411,7 +431,8 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
         if enricher is None:
             enricher, version, _source = enricher_for(ctx, session)
             psa_names = _psa_names_for(ctx, enricher)
-        rec = record_of(_enrich(enricher, t.title, t.description), cfg, version)
+        vip = cfg.vip_contacts and _is_vip(ctx, directory, t)
+        rec = record_of(_enrich(enricher, t.title, t.description, vip=vip), cfg, version)
         if row is None:
             # what the ticket already carries the first time Switchboard sees it is a person's
             human = sorted(name for name in FIELDS if _current(t, name) is not None and not (

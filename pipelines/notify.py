@@ -93,7 +93,8 @@ class Directory:
             return None
         return self._get(
             f"contacts:{company_id or '-'}",
-            lambda: {c.ref.id: _person(c.name, c.email) for c in self.psa.list_contacts(company_id)},
+            lambda: {c.ref.id: {**_person(c.name, c.email), "vip": bool(c.vip)}
+                     for c in self.psa.list_contacts(company_id)},
             contact_id,
         )
 

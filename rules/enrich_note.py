@@ -30,9 +30,21 @@ def kb_lines(kb: Sequence[Mapping[str, Any]], limit: int = 3) -> list[str]:
     return lines
 
 
+def _split(record: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(type reasons, priority reasons) — the facade prefixes the priority's with "priority Pn: "."""
+    kinds: list[str] = []
+    prio: list[str] = []
+    for r in (str(x) for x in record.get("reasons") or () if x):
+        if r.startswith("priority P"):
+            prio.append(r.partition(": ")[2] or r)
+        else:
+            kinds.append(r)
+    return kinds, prio
+
+
 def _reasons(record: Mapping[str, Any]) -> list[str]:
-    reasons = [str(r) for r in record.get("reasons") or () if r]
-    return [f"Why: {'; '.join(reasons[:4])}."] if reasons else []
+    kinds, _ = _split(record)
+    return [f"Why: {'; '.join(kinds[:4])}."] if kinds else []
 
 
 def suggestion_note(record: Mapping[str, Any], outcome: Mapping[str, str], *, max_articles: int = 3) -> str:
@@ -54,7 +66,9 @@ def suggestion_note(record: Mapping[str, Any], outcome: Mapping[str, str], *, ma
     else:
         lines.append(f"Type: {label} — confidence {conf:.2f}; {t_out or 'suggested'}.")
     if record.get("priority"):
-        lines.append(f"Priority: P{record['priority']} — {outcome.get('priority') or 'suggested'}.")
+        _, prio = _split(record)
+        because = f" ({'; '.join(prio[:3])})" if prio else ""
+        lines.append(f"Priority: P{record['priority']}{because} — {outcome.get('priority') or 'suggested'}.")
     lines += _reasons(record)
     kb = list(record.get("kb") or ())
     if kb and max_articles:

@@ -71,6 +71,8 @@ class EnrichmentConfig(_Strict):
     """A priority the PSA gives every new ticket by default (e.g. 3 from the e-mail parser): a ticket
     still at it counts as not prioritised by a person, so Switchboard sets the priority. null: every
     priority already on a ticket is a person's."""
+    vip_contacts: bool = True
+    """Look the ticket's contact up in the PSA (cached): a VIP contact raises the urgency (priority.yaml)."""
     note: NoteSettings = NoteSettings()
     skip: SkipSettings = SkipSettings()
     kb: KBSettings = KBSettings()

@@ -291,3 +291,20 @@ def test_training_from_the_psa_takes_closed_tickets_a_person_typed(stack) -> Non
     assert {r["type"] for r in rows} == {e[1] for e in examples}
     blob, metrics = fit(rows, folds=3)
     assert blob and metrics["labels"] == 3 and 0 <= metrics["cv_accuracy"] <= 1
+
+
+def test_a_vip_contact_raises_the_priority(sim, make_context) -> None:
+    from tests.helpers import build_stack
+
+    stack = build_stack(sim, make_context, psa="halopsa", docs=None)
+    halo = stack.psa.sim
+    boss = halo.add_user(stack.company, "Pat Owner", "pat@acme.example", vip=True)
+    staff = halo.add_user(stack.company, "Sam Staff", "sam@acme.example")
+    text = "Outlook keeps asking for password, I cannot work"
+    vip_ticket = halo.add_ticket(text, stack.company, user_id=boss)
+    other = halo.add_ticket(text, stack.company, user_id=staff)
+    tickets.poll(stack.ctx)
+    with stack.ctx.db.session() as s:
+        rows = {r.ticket_id: r for r in s.scalars(sa.select(TicketEnrichment))}
+        assert rows[str(vip_ticket)].priority < rows[str(other)].priority
+        assert any("VIP contact" in r for r in rows[str(vip_ticket)].reasons)
