@@ -82,6 +82,18 @@ def _predicted(rec: dict[str, Any]) -> dict[str, Any]:
             "kb": [{"title": a["title"], "url": a["url"], "score": a["score"]} for a in rec["kb"][:3]]}
 
 
+def _signals(obj: dict[str, Any]) -> dict[str, Any]:
+    """Optional priority signals a line may carry: alert ``severity``, ``vip`` contact, ``affected`` count."""
+    out: dict[str, Any] = {}
+    if isinstance(obj.get("severity"), str):
+        out["severity"] = obj["severity"].lower()
+    if isinstance(obj.get("vip"), bool):
+        out["vip"] = obj["vip"]
+    if isinstance(obj.get("affected"), int) and not isinstance(obj.get("affected"), bool):
+        out["affected"] = obj["affected"]
+    return out
+
+
 def _records(ctx: Any, rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[dict[str, Any]], int | None, str]:
     from pipelines import enrich
 
@@ -90,7 +102,7 @@ def _records(ctx: Any, rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[dic
         enricher, version, source = enrich.enricher_for(ctx, s)
     out = []
     for _, obj in rows:
-        e = enricher.enrich(obj.get("summary") or "", obj.get("description") or "")
+        e = enricher.enrich(obj.get("summary") or "", obj.get("description") or "", **_signals(obj))
         out.append(enrich.record_of(e, cfg, version))
     return out, version, source
 

@@ -38,19 +38,22 @@ def test_predict_adds_the_prediction_to_each_line(env, tmp_path) -> None:
          "extra": "kept"},
         {"id": "A2", "summary": "Printer offline", "description": "the whole office cannot print"},
         {"id": "A3", "summary": "hi", "description": ""},
+        {"id": "A4", "summary": "Outlook keeps asking for password, I cannot work", "vip": True},
+        {"id": "A5", "summary": "Outlook keeps asking for password, I cannot work"},
     ])
     out = tmp_path / "out.jsonl"
     result = cli(env, "classify", "predict", "--input", str(src), "--output", str(out))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [row["id"] for row in lines] == ["A1", "A2", "A3"] and lines[0]["extra"] == "kept"
+    assert [row["id"] for row in lines] == ["A1", "A2", "A3", "A4", "A5"] and lines[0]["extra"] == "kept"
     first = lines[0]["predicted"]
     assert set(first) >= {"type", "subtype", "confidence", "priority", "kb"}
     assert (first["type"], first["subtype"]) == ("Software/SaaS", "Outlook - Troubleshooting")
     assert first["kb"][0]["title"] == OUTLOOK_KB and set(first["kb"][0]) == {"title", "url", "score"}
     assert lines[1]["predicted"]["subtype"] == "Printer - Troubleshooting"
     assert lines[1]["predicted"]["priority"] <= 2, "the whole office"
-    assert "3 ticket(s) classified with the rules model" in result.stderr
+    assert lines[3]["predicted"]["priority"] < lines[4]["predicted"]["priority"], "a VIP contact"
+    assert "5 ticket(s) classified with the rules model" in result.stderr
 
 
 def test_predict_reports_every_bad_line_and_writes_nothing(env, tmp_path) -> None:
