@@ -126,10 +126,10 @@ class TaxonomyConfig(_Strict):
                 for ours in mapping:
                     if ours not in known and self.aliases.get(ours) not in known:
                         raise _KeyedError(("psa_names", vendor, board, ours), f"{ours!r} is not a type or subtype")
-        components = {c for comps in self.types.values() for c in comps}
-        for title, comp in self.kb_components.items():
-            if comp not in components:
-                raise _KeyedError(("kb_components", title), f"{comp!r} is not a component")
+        component_names = {c for comps in self.types.values() for c in comps}
+        for title, named in self.kb_components.items():
+            if named not in component_names:
+                raise _KeyedError(("kb_components", title), f"{named!r} is not a component")
         for i, group in enumerate(self.synonyms):
             if len(group) < 2:
                 raise _KeyedError(("synonyms", i), "a synonym group needs at least two words")
