@@ -2,11 +2,15 @@
 
 How a ticket is scored (all of it data in ``taxonomy.yaml``):
 
-1. Words: lower-cased, lightly stemmed, one-typo corrected against the vocabulary (``printr`` ->
-   ``printer``). The summary counts twice, the description once (its first ``max_words`` words).
+1. Words: signature furniture dropped (labelled phone numbers, addresses, the ``ignore`` phrases
+   such as "sent from my iphone"), lower-cased, lightly stemmed, one-typo corrected against the
+   vocabulary (``printr`` -> ``printer``). The summary counts twice, the description once (its
+   first ``max_words`` words).
 2. Component: every phrase of a component that occurs adds its weight (``strong`` 3, ``words`` 1;
    a phrase counts once per field). Longest match wins a position: "print server" (Print
-   Management) hides the "print" (Printer) inside it. The best-scoring component gives the type.
+   Management) hides the "print" (Printer) inside it. Action words lend a quarter of their weight
+   to the components that have that action ("install" leans to software, "restore" to backups).
+   The best-scoring component gives the type.
 3. Action: among that component's actions only, the action words that occur add their weight
    (the component's own ``action_words`` 2, else the global ``strong`` 3 / ``words`` 1); the
    component's default action gets a small head start, so "printer jammed" with no action word is
@@ -16,7 +20,7 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    component of the best-matching KB article (scaled by how well it matched), so a ticket whose
    words are all in the article's body but none in the taxonomy still lands somewhere sensible.
 5. Confidence: a softmax of the component scores against a "none of these" score, times the
-   action's share of its softmax — so a lone weak word gives a low confidence and two components
+   square root of the action's share of its softmax — so a lone weak word gives a low confidence and two components
    neck and neck give about half.
 """
 

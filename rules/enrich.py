@@ -97,13 +97,18 @@ class Enricher:
             priority_matrix = PriorityMatrix(priority_matrix)
         self.priority = priority_matrix
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        # each article's component, by the rules model on its title: the best KB match for a ticket
-        # is evidence for that component (a nearest neighbour, found with the body's many words)
+        # each article's component (taxonomy.yaml kb_components, else the rules model on its title):
+        # the best KB match for a ticket is evidence for that component (a nearest neighbour, found
+        # with the body's many words)
         self._article_component: dict[str, str] = {}
         rules = self.classifier if isinstance(self.classifier, RulesClassifier) else getattr(
             self.classifier, "rules", None)
         if isinstance(rules, RulesClassifier):
             for a in kb.articles:
+                named = taxonomy.kb_components.get(a.title)
+                if named:
+                    self._article_component[str(a.ref)] = named
+                    continue
                 p = rules.predict(a.title)
                 st = taxonomy.subtype(p.subtype) if p.subtype else None
                 if st and p.confidence >= 0.5:

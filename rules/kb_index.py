@@ -44,11 +44,13 @@ _STOP_TEXT = (
     should will shall may might must not no yes please thank thanks hi hello dear regard regards best kind
     just also so too very really all any some get got gett go going one two again still now today
     know let need want like see seem help issue problem ticket user team anyone someone something thing
-    about after before then than up down out off only same other more most much many each every"""
+    about after before then than up down out off only same other more most much many each every
+    windows office"""
 )
 STOPWORDS = frozenset(_STOP_TEXT.split()) | frozenset(stem(w) for w in _STOP_TEXT.split())
 """Words too common in tickets and runbooks to say anything about which article fits
-(stemmed forms: ``does`` -> ``doe``, ``has`` -> ``ha``)."""
+(stemmed forms: ``does`` -> ``doe``, ``has`` -> ``ha``). "windows" and "office" are title prefixes
+("Windows - …", "Office 365 - …") that tickets use for other things ("the whole office")."""
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ class TaxonomyConfig(_Strict):
     actions: dict[str, ActionKind]
     types: dict[str, dict[str, Component]] = Field(min_length=1)
     aliases: dict[str, str] = {}
+    kb_components: dict[str, str] = {}
+    """KB article title -> the component it is about."""
     ignore: list[str] = []
     """Phrases dropped before matching (signatures, job titles, alert boilerplate)."""
     synonyms: list[list[str]] = []
@@ -124,6 +126,10 @@ class TaxonomyConfig(_Strict):
                 for ours in mapping:
                     if ours not in known and self.aliases.get(ours) not in known:
                         raise _KeyedError(("psa_names", vendor, board, ours), f"{ours!r} is not a type or subtype")
+        component_names = {c for comps in self.types.values() for c in comps}
+        for title, named in self.kb_components.items():
+            if named not in component_names:
+                raise _KeyedError(("kb_components", title), f"{named!r} is not a component")
         for i, group in enumerate(self.synonyms):
             if len(group) < 2:
                 raise _KeyedError(("synonyms", i), "a synonym group needs at least two words")

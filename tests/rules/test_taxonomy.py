@@ -84,6 +84,8 @@ def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
         (lambda d: d["aliases"].update({"Printers": "Printer - Fixing"}), "aliases.Printers", "not a type or subtype"),
         (lambda d: d.update(psa_names={"autotask": {"*": {"Nope - Troubleshooting": "x"}}}),
          "psa_names.autotask.*.Nope - Troubleshooting", "not a type or subtype"),
+        (lambda d: d["kb_components"].update({"Printing - Printer Offline": "Printers"}),
+         "kb_components.Printing - Printer Offline", "not a component"),
         (lambda d: d["types"]["OS"].update({"Print": {
             "actions": ["Configuration"], "names": {"Configuration": "Printer - Configuration"}}}),
          "types.OS.Print", "duplicate subtype"),
@@ -102,3 +104,12 @@ def test_broken_yaml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_taxonomy(tmp_path)
     assert "line" in info.value.key and "not valid YAML" in info.value.reason
+
+
+def test_kb_components_name_builtin_titles() -> None:
+    from rules.kb_corpus import ARTICLES
+
+    titles = {t for t, _ in ARTICLES}
+    tax = load_taxonomy()
+    assert set(tax.kb_components) <= titles
+    assert tax.kb_components["Office 365 - Outlook Continually Asking for Password"] == "Outlook"
