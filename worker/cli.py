@@ -188,6 +188,18 @@ def _queue_rows(ctx: Context) -> list[tuple[str, int, int, int, int]]:
     return rows
 
 
+def _enrichment_status(ctx: Context, s: Any) -> dict[str, Any]:
+    from pipelines import enrich, kb
+    from pipelines.state import TicketEnrichment
+
+    cfg = enrich.config_of(ctx)
+    articles, source = kb.index_articles(s, ctx.settings.docs, fallback_builtin=cfg.kb.fallback_builtin)
+    version = enrich.active_version(s)
+    total, confident = s.execute(sa.select(sa.func.count(), sa.func.count().filter(TicketEnrichment.confident))).one()
+    return {"enabled": cfg.enabled, "tickets": total, "confident": confident,
+            "kb_articles": len(articles), "kb_source": source, "model": f"v{version}" if version else "rules"}
+
+
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Queues, cursors, outbox, quarantine and the last errors."""
@@ -207,6 +219,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                                     "last_error": c.last_error})
         data["outbox"] = dict(s.execute(sa.select(ActionRow.status, sa.func.count()).group_by(ActionRow.status)).all())
         data["quarantine"] = s.scalar(sa.select(sa.func.count()).select_from(Quarantine).where(Quarantine.status == "new"))
+        data["enrichment"] = _enrichment_status(ctx, s)
         data["last_errors"] = [
             {"action": r.key, "status": r.status, "error": r.last_error}
             for r in s.scalars(sa.select(ActionRow).where(ActionRow.status.in_(("failed", "blocked")))
@@ -226,6 +239,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     console.print(t)
     console.print("outbox: " + (", ".join(f"{k}={v}" for k, v in sorted(data["outbox"].items())) or "empty"))
     console.print(f"quarantine: {data['quarantine']} new item(s)")
+    e = data["enrichment"]
+    console.print(f"enrichment: {e['tickets']} ticket(s) enriched ({e['confident']} confidently typed); KB index: "
+                  f"{e['kb_articles']} article(s) from {e['kb_source']}; model: {e['model']}")
     for e in data["last_errors"]:
         console.print(f"[red]{e['status']}[/] {e['action']}: {e['error']}")
 
