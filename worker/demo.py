@@ -431,18 +431,18 @@ def _enrichment_report(ctx: Any, autotask: AutotaskSimulator, people: list[int])
     alert_examples = []
     seen_types: set[str] = set()
     for key, r in sorted(by_key.items()):
-        tid = links.get(key)
-        if tid is None or not r.kb or f"{r.type}/{r.subtype}" in seen_types:
+        psa_id = links.get(key)
+        if psa_id is None or not r.kb or f"{r.type}/{r.subtype}" in seen_types:
             continue
         seen_types.add(f"{r.type}/{r.subtype}")
-        t = autotask.db["Tickets"].get(int(tid))
-        if t is None:
+        at = autotask.db["Tickets"].get(int(psa_id))
+        if at is None:
             continue
         alert_examples.append({
-            "ticket": t["ticketNumber"], "title": t["title"],
-            "type": _label(autotask, "issueType", t["issueType"]),
-            "subtype": _label(autotask, "subIssueType", t["subIssueType"]),
-            "priority": PRIORITY_LABELS.get(t["priority"], str(t["priority"])),
+            "ticket": at["ticketNumber"], "title": at["title"],
+            "type": _label(autotask, "issueType", at["issueType"]),
+            "subtype": _label(autotask, "subIssueType", at["subIssueType"]),
+            "priority": PRIORITY_LABELS.get(at["priority"], str(at["priority"])),
             "kb": r.kb[0]["title"], "url": r.kb[0]["url"] or "",
             "decision": "typed at creation" if r.confident else
                         f"suggested only (confidence {r.confidence:.2f}): type left for the dispatcher",
