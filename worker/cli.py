@@ -122,10 +122,23 @@ def worker(
 
     from worker import jobs
 
+    class Worker(SimpleWorker):
+        def unsubscribe(self) -> None:
+            # RQ unsubscribes, then stops its pubsub thread; if the thread reads the unsubscribe
+            # reply and loops before the stop flag is set, redis-py has it wait 60 s for a new
+            # subscription, and the worker's exit waits with it. Setting the flag first avoids that.
+            thread = getattr(self, "pubsub_thread", None)
+            if thread is not None:
+                try:
+                    thread.stop(timeout=0)
+                except TypeError:  # redis-py without stop(timeout): it does not join there either
+                    thread.stop()
+            super().unsubscribe()
+
     ctx = _context()
     jobs.set_context(ctx)
     queues = [Queue(ctx.queue_name(q), connection=ctx.redis) for q in ("push", "poll")]
-    w = SimpleWorker(queues, connection=ctx.redis, name=name, maintenance_interval=60, job_monitoring_interval=10)
+    w = Worker(queues, connection=ctx.redis, name=name, maintenance_interval=60, job_monitoring_interval=10)
     w.work(burst=burst, with_scheduler=True, logging_level=ctx.settings.log_level)
 
 
