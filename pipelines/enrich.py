@@ -258,11 +258,27 @@ def _create(session: Session, key: str, values: dict[str, Any]) -> TicketEnrichm
     return row
 
 
-def _is_switchboards(session: Session, t: Ticket) -> bool:
-    if t.marker and session.get(TicketLink, t.marker) is not None:
-        return True
-    return session.scalar(sa.select(TicketLink.key).where(TicketLink.psa == t.ref.vendor,
-                                                          TicketLink.psa_ticket_id == t.ref.id).limit(1)) is not None
+def _prefetch(session: Session, tickets: Sequence[Ticket]) -> tuple[set[Any], dict[str, TicketEnrichment]]:
+    """Switchboard's own tickets among these (markers and (psa, id)), and the enrichment rows
+    already kept for the others (locked on PostgreSQL) — a few queries per batch, not per ticket."""
+    ours: set[Any] = set()
+    rows: dict[str, TicketEnrichment] = {}
+    pg = session.get_bind().dialect.name == "postgresql"
+    items = list(tickets)
+    for i in range(0, len(items), 500):
+        chunk = items[i:i + 500]
+        markers = [t.marker for t in chunk if t.marker]
+        if markers:
+            ours.update(session.scalars(sa.select(TicketLink.key).where(TicketLink.key.in_(markers))))
+        for vendor in {t.ref.vendor for t in chunk}:
+            ids = [t.ref.id for t in chunk if t.ref.vendor == vendor]
+            ours.update((vendor, tid) for tid in session.scalars(sa.select(TicketLink.psa_ticket_id).where(
+                TicketLink.psa == vendor, TicketLink.psa_ticket_id.in_(ids))))
+        q = sa.select(TicketEnrichment).where(TicketEnrichment.key.in_([f"{t.ref.vendor}:{t.ref.id}" for t in chunk]))
+        if pg:
+            q = q.order_by(TicketEnrichment.key).with_for_update()
+        rows.update((r.key, r) for r in session.scalars(q))
+    return ours, rows
 
 
 def _notice_people(session: Session, row: TicketEnrichment, t: Ticket) -> None:
@@ -403,19 +419,20 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
     enricher: Any = None
     version: int | None = None
     psa_names: Any = None
-    groups: set[str] = set()
+    recorded: list[outbox.Action] = []
     directory: dict[str, Any] = {}
 
     def skip(why: str) -> None:
         report.skipped[why] = report.skipped.get(why, 0) + 1
 
+    ours, rows = _prefetch(session, tickets)
     for t in tickets:
         report.tickets += 1
-        if _is_switchboards(session, t):
+        if (t.marker and t.marker in ours) or (t.ref.vendor, t.ref.id) in ours:
             skip("opened by Switchboard (enriched at creation)")
             continue
         key = f"{t.ref.vendor}:{t.ref.id}"
-        row = _lock(session, key)
+        row = rows.get(key)
         if row is not None:
             _notice_people(session, row, t)
         if cfg.skip.status(t.status.value, t.status_label):
@@ -472,7 +489,7 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
             report.written += 1
         if not rec.get("confident"):
             report.suggested += 1
-        groups.update(outbox.record(session, actions, now=now, status=status))
+        recorded.extend(actions)
         row.text_hash, row.revision = digest, rev
         row.type, row.subtype, row.priority = rec["type"], rec["subtype"], rec["priority"]
         row.confidence, row.confident, row.source = rec["confidence"], rec["confident"], str(rec["source"])
@@ -480,5 +497,8 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
         row.decision = "; ".join(f"{k}: {v}" for k, v in outcome.items()) or "note only"
         row.shadow, row.updated_at = shadow, now
         report.enriched += 1
+    groups: set[str] = set()
+    for i in range(0, len(recorded), 1000):  # one INSERT per thousand actions, in order
+        groups.update(outbox.record(session, recorded[i:i + 1000], now=now, status=status))
     report.groups = sorted(groups)
     return report
