@@ -12,7 +12,7 @@ Prints, each measured in this run:
    titles only (KB). The tuning set's own figures are shown for reference.
 3. Throughput — ``Enricher.enrich`` (classify + prioritise + top-3 KB) per second on one core.
 
-``python benchmarks/bench_classify.py [--skip-real] [--csv PATH]``. No thresholds are asserted
+``python benchmarks/bench_classify.py [--skip-real | --real-only] [--csv PATH]``. No thresholds are asserted
 here; the figures are for reading.
 """
 
@@ -229,9 +229,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     parser.add_argument("--skip-real", action="store_true", help="skip the real-data (CSV) benchmark")
+    parser.add_argument("--real-only", action="store_true", help="run the real-data (CSV) benchmark only")
     args = parser.parse_args()
     if not args.skip_real:
         bench_real(args.csv)
+    if args.real_only:
+        return
     enricher = Enricher.default()
     bench_dev(enricher)
     bench_throughput(enricher)
