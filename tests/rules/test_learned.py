@@ -89,6 +89,8 @@ class _Fixed:
         (("Outlook - Troubleshooting", 0.5), "Outlook - Troubleshooting", "combined"),  # agreement
         (("Printer - Troubleshooting", 0.9), "Printer - Troubleshooting", "model"),  # sure model wins
         (("Printer - Troubleshooting", 0.3), "Outlook - Troubleshooting", "rules"),  # unsure model: rules
+        # more sure than the rules but below model_wins: the rules still decide
+        (("Printer - Troubleshooting", 0.55), "Outlook - Troubleshooting", "rules"),
     ],
 )
 def test_combination_rule(model_pred: tuple[str, float], expected: str, source: str) -> None:
@@ -99,3 +101,21 @@ def test_combination_rule(model_pred: tuple[str, float], expected: str, source: 
     if source == "combined":
         rules_only = RulesClassifier(tax).predict("outlook keeps asking for password")
         assert p.confidence > rules_only.confidence
+
+
+def test_a_model_from_a_handful_of_tickets_does_not_overrule_the_rules() -> None:
+    """Trained on two tickets per label, the model's probabilities stay soft (no fitted
+    temperature), so the rules' clear answer stands instead of the model's guess."""
+    rows = [{"summary": text, "type": typ, "subtype": sub} for text, typ, sub in [
+        ("printer jammed again", "Hardware", "Printer - Troubleshooting"),
+        ("printer shows offline", "Hardware", "Printer - Troubleshooting"),
+        ("new starter monday", "User Admin", "User - Onboard"),
+        ("please set up account for new hire", "User Admin", "User - Onboard"),
+        ("vpn will not connect from home", "Network", "VPN - Troubleshooting"),
+        ("vpn drops every hour", "Network", "VPN - Troubleshooting"),
+    ]]
+    model = LearnedModel.fit(rows)
+    tax = load_taxonomy()
+    combined = CombinedClassifier(RulesClassifier(tax), model, taxonomy=tax)
+    p = combined.predict("outlook keeps asking for password")
+    assert p.subtype == "Outlook - Troubleshooting" and p.source == "rules"  # type: ignore[attr-defined]
