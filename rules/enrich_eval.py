@@ -23,6 +23,9 @@ class InputProblems(Exception):
     def __init__(self, path: str, problems: Sequence[tuple[int, str]]) -> None:
         self.path = path
         self.problems = list(problems)
+        if len(self.problems) == 1 and self.problems[0][0] == 0:  # the whole file (missing, not text)
+            super().__init__(f"{path}: {self.problems[0][1]}")
+            return
         shown = "; ".join(f"line {n}: {why}" for n, why in self.problems[:10])
         more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
         super().__init__(f"{path}: {len(self.problems)} bad line(s): {shown}{more}")
