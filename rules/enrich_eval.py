@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InputProblems", "Scores", "macro_f1", "read_jsonl", "score"]
+__all__ = ["InputProblems", "Scores", "describe_problems", "json_objects", "macro_f1", "read_jsonl", "score"]
 
 
 class InputProblems(Exception):
@@ -23,24 +23,21 @@ class InputProblems(Exception):
     def __init__(self, path: str, problems: Sequence[tuple[int, str]]) -> None:
         self.path = path
         self.problems = list(problems)
-        if len(self.problems) == 1 and self.problems[0][0] == 0:  # the whole file (missing, not text)
-            super().__init__(f"{path}: {self.problems[0][1]}")
-            return
-        shown = "; ".join(f"line {n}: {why}" for n, why in self.problems[:10])
-        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
-        super().__init__(f"{path}: {len(self.problems)} bad line(s): {shown}{more}")
+        super().__init__(describe_problems(path, self.problems))
 
 
-def read_jsonl(path: Path | str, *, required: Sequence[str] = ("summary",), optional_text: Sequence[str] = ("description",),
-               labelled: bool = False) -> list[tuple[int, dict[str, Any]]]:
-    """The file's objects with their line numbers; raises :class:`InputProblems` listing every bad line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputProblems(str(path), [(0, "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise InputProblems(str(path), [(0, f"not UTF-8 text ({exc.reason})")]) from None
+def describe_problems(path: object, problems: Sequence[tuple[int, str]]) -> str:
+    """``"FILE: 2 bad line(s): line 3: …; line 9: …"`` (the first ten); line 0 means the whole file."""
+    if len(problems) == 1 and problems[0][0] == 0:  # the whole file (missing, not text)
+        return f"{path}: {problems[0][1]}"
+    shown = "; ".join(f"line {n}: {why}" for n, why in problems[:10])
+    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+    return f"{path}: {len(problems)} bad line(s): {shown}{more}"
+
+
+def json_objects(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """Every non-blank line of JSON Lines ``text`` as an object with its line number, and the lines
+    that are not a JSON object, each with why."""
     out: list[tuple[int, dict[str, Any]]] = []
     problems: list[tuple[int, str]] = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -54,11 +51,29 @@ def read_jsonl(path: Path | str, *, required: Sequence[str] = ("summary",), opti
         if not isinstance(obj, dict):
             problems.append((n, f"expected a JSON object, got {type(obj).__name__}"))
             continue
+        out.append((n, obj))
+    return out, problems
+
+
+def read_jsonl(path: Path | str, *, required: Sequence[str] = ("summary",), optional_text: Sequence[str] = ("description",),
+               labelled: bool = False) -> list[tuple[int, dict[str, Any]]]:
+    """The file's objects with their line numbers; raises :class:`InputProblems` listing every bad line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputProblems(str(path), [(0, "no such file")]) from None
+    except UnicodeDecodeError as exc:
+        raise InputProblems(str(path), [(0, f"not UTF-8 text ({exc.reason})")]) from None
+    out: list[tuple[int, dict[str, Any]]] = []
+    objects, problems = json_objects(text)
+    for n, obj in objects:
         why = _check(obj, required, optional_text, labelled)
         if why:
             problems.append((n, why))
             continue
         out.append((n, obj))
+    problems.sort()
     if problems:
         raise InputProblems(str(path), problems)
     if not out:

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import csv
-import json
 import time
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rules.enrich_eval import describe_problems, json_objects
 
 __all__ = ["TrainingInputError", "fit", "from_file", "from_psa_tickets"]
 
@@ -47,12 +48,6 @@ def _pick(columns: Sequence[str], wanted: Sequence[str] | None, defaults: Sequen
                              f"(columns: {', '.join(columns) or 'none'})")
 
 
-def _problems(path: Path, problems: list[tuple[int, str]]) -> TrainingInputError:
-    shown = "; ".join(f"line {n}: {why}" for n, why in problems[:10])
-    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-    return TrainingInputError(f"{path}: {len(problems)} bad line(s): {shown}{more}")
-
-
 def from_file(path: Path, *, text_cols: Sequence[str] | None = None,
               label_cols: Sequence[str] | None = None) -> list[dict[str, str]]:
     """Training rows: ``{"summary", "description", "type", "subtype"}`` when the file has the
@@ -63,18 +58,7 @@ def from_file(path: Path, *, text_cols: Sequence[str] | None = None,
     problems: list[tuple[int, str]] = []
     try:
         if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.append((n, f"not valid JSON ({exc.msg} at column {exc.colno})"))
-                    continue
-                if not isinstance(obj, dict):
-                    problems.append((n, f"expected a JSON object, got {type(obj).__name__}"))
-                    continue
-                rows.append((n, obj))
+            rows, problems = json_objects(path.read_text(encoding="utf-8"))
             columns = sorted({k for _, r in rows for k in r})
         elif path.suffix.lower() in (".csv", ".tsv"):
             with path.open(newline="", encoding="utf-8") as f:
@@ -117,7 +101,7 @@ def from_file(path: Path, *, text_cols: Sequence[str] | None = None,
         else:
             out.append({"text": text, "label": label})
     if problems:
-        raise _problems(path, problems)
+        raise TrainingInputError(describe_problems(path, problems))
     if not out:
         raise TrainingInputError(f"{path}: no tickets to train on")
     return out
