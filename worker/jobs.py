@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,20 +75,27 @@ def push_job(group: str) -> dict[str, Any]:
     return {"group": group, "done": result.done, "failed": result.failed}
 
 
-def _locked(ctx: Context, name: str, ttl: int) -> Any:
-    return ctx.redis.lock(f"{ctx.prefix}:lock:{name}", timeout=ttl, blocking=False)
+@contextlib.contextmanager
+def only_one(ctx: Context, name: str) -> Iterator[bool]:
+    """Run the body only if no other job holds ``name`` (a Redis lock for one job timeout); yields
+    whether this job got it. Stream jobs use it so two polls of one stream do not run at once."""
+    lock = ctx.redis.lock(f"{ctx.prefix}:lock:{name}", timeout=ctx.settings.job_timeout_seconds, blocking=False)
+    if not lock.acquire():
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with contextlib.suppress(Exception):  # an expired lock: the cursor's compare-and-set still protects us
+            lock.release()
 
 
 def poll_alerts_job() -> dict[str, Any]:
     ctx = context()
-    lock = _locked(ctx, f"poll:{ctx.settings.rmm}", ctx.settings.job_timeout_seconds)
-    if not lock.acquire():
-        return {"skipped": "another poll of this stream is running"}
-    try:
+    with only_one(ctx, f"poll:{ctx.settings.rmm}") as mine:
+        if not mine:
+            return {"skipped": "another poll of this stream is running"}
         report = alerts.poll(ctx)
-    finally:
-        with contextlib.suppress(Exception):  # an expired lock: the cursor's compare-and-set still protects us
-            lock.release()
     enqueue_pushes(ctx, report.groups)
     return {"events": report.events, "decisions": dict(report.decisions), "groups": len(report.groups),
             "quarantined": report.quarantined, "blocked": report.blocked, "calls": report.calls}
@@ -97,14 +105,10 @@ def poll_tickets_job() -> dict[str, Any]:
     from pipelines import tickets
 
     ctx = context()
-    lock = _locked(ctx, f"poll:{ctx.settings.psa}", ctx.settings.job_timeout_seconds)
-    if not lock.acquire():
-        return {"skipped": "another poll of this stream is running"}
-    try:
+    with only_one(ctx, f"poll:{ctx.settings.psa}") as mine:
+        if not mine:
+            return {"skipped": "another poll of this stream is running"}
         report = tickets.poll(ctx)
-    finally:
-        with contextlib.suppress(Exception):
-            lock.release()
     enqueue_pushes(ctx, report.groups)
     return {"tickets": report.tickets, "groups": len(report.groups), "by_consumer": report.by_consumer,
             "quarantined": report.quarantined, "calls": report.calls}

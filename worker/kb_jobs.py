@@ -8,7 +8,6 @@ lets only one of two racing syncs commit.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from pipelines import kb
@@ -21,16 +20,10 @@ def sync_kb_job() -> dict[str, Any]:
     ctx = jobs.context()
     if ctx.settings.docs is None:
         return {"skipped": "no documentation platform configured"}
-    lock = ctx.redis.lock(f"{ctx.prefix}:lock:kb:{ctx.settings.docs}", timeout=ctx.settings.job_timeout_seconds,
-                          blocking=False)
-    if not lock.acquire():
-        return {"skipped": "another sync of this stream is running"}
-    try:
-        report = kb.sync(ctx)
-    finally:
-        with contextlib.suppress(Exception):  # an expired lock: the cursor's compare-and-set still protects us
-            lock.release()
-    return report.as_dict()
+    with jobs.only_one(ctx, f"kb:{ctx.settings.docs}") as mine:
+        if not mine:
+            return {"skipped": "another sync of this stream is running"}
+        return kb.sync(ctx).as_dict()
 
 
 def documents_changed_job(vendor: str, ids: list[str], tenant: str | None = None) -> dict[str, Any]:
