@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,6 +112,39 @@ class SlaStack:
     def cycle(self) -> None:
         self.poll()
         self.tick()
+        self.push()
+
+    def race(self, make_context: Any, step: Callable[[Context], Any], *, workers: int = 2, rounds: int = 2,
+             join_seconds: float = 120) -> None:
+        """``workers`` workers, each with its own context on the same database and PSA, start at once
+        and each run ``step`` then a push ``rounds`` times, as duplicated jobs on several machines
+        would; a push that meets the other worker's lease backs off. Fails on any worker's error;
+        then pushes whatever a backed-off worker left behind."""
+        settings = self.ctx.settings
+        extra = {"smtp": settings.smtp.model_dump()} if self.sink is not None else {}
+        contexts = [make_context({"autotask": self.at}, clock=self.clock, config_dir=settings.config_dir, **extra)
+                    for _ in range(workers)]
+        for c in contexts:
+            c.psa().http._sleep = lambda s: None
+        start = threading.Barrier(len(contexts))
+        errors: list[BaseException] = []
+
+        def work(ctx: Context) -> None:
+            start.wait()
+            try:
+                for _ in range(rounds):
+                    step(ctx)
+                    with contextlib.suppress(outbox.LeaseHeld):  # the other worker is applying that group
+                        self.push(ctx)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in contexts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=join_seconds)
+        assert not errors, errors
         self.push()
 
     def row(self, ticket_id: int) -> SlaTicket:

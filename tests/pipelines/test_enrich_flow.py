@@ -312,38 +312,10 @@ def test_a_vip_contact_raises_the_priority(sim, make_context) -> None:
 
 def test_two_workers_enriching_the_same_tickets_at_once_post_one_note_each(stack, make_context) -> None:
     """A webhook refresh and a poll (or a duplicated job) hand the same tickets to two workers."""
-    import contextlib
-    import threading
-
-    from pipelines import outbox
-
     tids = [stack.new_ticket(f"{OUTLOOK} ({i})") for i in range(6)]
     pulled = stack.ctx.psa().pull_tickets(None, stack.clock.now())
-    settings = stack.ctx.settings
-    workers = [make_context({"autotask": stack.at}, clock=stack.clock, config_dir=settings.config_dir)
-               for _ in range(2)]
-    for w in workers:
-        w.psa().http._sleep = lambda s: None
-    start = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def work(ctx) -> None:
-        start.wait()
-        try:
-            for _ in range(2):
-                tickets.ingest(ctx, pulled.items, now=stack.clock.now(), only=["pipelines.enrich:consume"])
-                with contextlib.suppress(outbox.LeaseHeld):
-                    stack.push(ctx)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    stack.push()
+    stack.race(make_context, lambda ctx: tickets.ingest(ctx, pulled.items, now=stack.clock.now(),
+                                                        only=["pipelines.enrich:consume"]), join_seconds=60)
     assert [len(enrich_notes(stack, tid)) for tid in tids] == [1] * 6
     keys = [a.key for a in enrich_actions(stack)]
     assert len(keys) == 12 and all(a.status == "done" for a in enrich_actions(stack))

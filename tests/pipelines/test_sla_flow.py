@@ -252,40 +252,13 @@ def test_a_template_that_breaks_on_odd_data_is_quarantined_and_the_rest_goes_out
 
 
 def test_two_workers_racing_notify_exactly_once(stack, make_context) -> None:
-    import contextlib
-    import threading
-
-    from pipelines import outbox, sla
+    from pipelines import sla
 
     tids = [stack.new_ticket(f"Server {i} down") for i in range(12)]
     stack.poll()
     stack.push()
     stack.advance(minutes=15)
-    settings = stack.ctx.settings
-    workers = [make_context({"autotask": stack.at}, clock=stack.clock, config_dir=settings.config_dir,
-                            smtp=settings.smtp.model_dump()) for _ in range(2)]
-    for w in workers:
-        w.psa().http._sleep = lambda s: None
-    start = threading.Barrier(len(workers))
-    errors: list[BaseException] = []
-
-    def work(ctx) -> None:
-        start.wait()
-        try:
-            for _ in range(2):  # each worker runs the tick twice, as a duplicated job would
-                sla.tick(ctx)
-                with contextlib.suppress(outbox.LeaseHeld):  # the other worker is applying that group
-                    stack.push(ctx)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    stack.push()  # anything a backed-off worker left behind
+    stack.race(make_context, sla.tick)  # each worker runs the tick twice, as a duplicated job would
     dispatcher = [r for r in stack.sink.received if "dispatch@msp.example" in r.rcpt_tos]
     assert len(dispatcher) == 12, "each ticket's first alert exactly once (counting deliveries, not de-duplicated)"
     assert len({r.message_id for r in dispatcher}) == 12
