@@ -23,6 +23,12 @@
   alone from then on. A field that already had a value the first time Switchboard saw the ticket
   is a person's too (except ``unset_priority``).
 
+- *Client articles.* With ``kb.client_scope`` (default on), a ticket is linked only to shared
+  articles and to its own client's (:class:`rules.kb_index.KBScope`): the client's documentation
+  organisation comes from the client map (``switchboard clients map … --docs-org``), by the
+  ticket's PSA company or, for alert tickets, the RMM client. A client not in the map gets the
+  shared articles only — an unknown client is never shown another client's runbook.
+
 - Tickets Switchboard opened from alerts are enriched when they are planned (see
   :func:`alert_enricher` and ``pipelines/plan.py``), so the consumer skips them.
 
@@ -48,10 +54,11 @@ from sqlalchemy.orm import Session
 from connectors.canonical import Ticket, TicketPatch, utc
 from pipelines import kb as kb_store
 from pipelines import outbox
-from pipelines.state import ActionRow, ClassifierModel, TicketEnrichment, TicketLink
+from pipelines.state import ActionRow, ClassifierModel, ClientMap, TicketEnrichment, TicketLink
 from rules.enrich import DEFAULT_THRESHOLD
 from rules.enrich_note import suggestion_note
 from rules.enrichment_config import EnrichmentConfig
+from rules.kb_index import KBScope
 
 __all__ = [
     "EnrichReport", "activate", "active_model", "alert_enricher", "config_of", "consume", "enricher_for",
@@ -168,6 +175,42 @@ def _enrich(enricher: Any, title: str, description: str, **kw: Any) -> Any:
     return enricher.enrich(title or "", description or "", **kw)
 
 
+class KBScopes:
+    """Each client's :class:`KBScope` from the client map, looked up once per batch.
+
+    ``None`` (every article) when ``kb.client_scope`` is off; otherwise the shared articles plus
+    those of the documentation organisation the map gives the client (none found: shared only).
+    """
+
+    def __init__(self, ctx: Any, session: Session, cfg: EnrichmentConfig) -> None:
+        self.on = cfg.kb.client_scope
+        self.session, self.settings = session, ctx.settings
+        self._seen: dict[tuple[str, str | None], KBScope | None] = {}
+
+    def _org(self, where: Any) -> str | None:
+        q = sa.select(ClientMap.docs_org_id).where(where, ClientMap.docs == self.settings.docs,
+                                                   ClientMap.docs_org_id.is_not(None))
+        return self.session.scalars(q.order_by(ClientMap.id).limit(1)).first()
+
+    def _scope(self, kind: str, client: str | None, where: Callable[[], Any]) -> KBScope | None:
+        if not self.on:
+            return None
+        key = (kind, client)
+        if key not in self._seen:
+            self._seen[key] = KBScope(self._org(where()) if client and self.settings.docs else None)
+        return self._seen[key]
+
+    def of_company(self, company_id: str | None) -> KBScope | None:
+        """A PSA ticket's scope, by its company."""
+        return self._scope("psa", company_id, lambda: sa.and_(ClientMap.psa == self.settings.psa,
+                                                              ClientMap.psa_company_id == company_id))
+
+    def of_rmm_client(self, client: str | None) -> KBScope | None:
+        """An alert ticket's scope, by the RMM's client id."""
+        return self._scope("rmm", client, lambda: sa.and_(ClientMap.rmm == self.settings.rmm,
+                                                          ClientMap.rmm_client_id == client))
+
+
 # -- tickets opened from alerts -----------------------------------------------------------------------
 
 
@@ -177,14 +220,17 @@ def alert_enricher(ctx: Any, session: Session) -> Callable[[Mapping[str, Any]], 
     if not (cfg.enabled and cfg.alert_tickets):
         return None
     state: dict[str, Any] = {}
+    scopes = KBScopes(ctx, session, cfg)
 
     def run(data: Mapping[str, Any]) -> dict[str, Any]:
         if "enricher" not in state:
             state["enricher"], state["version"], _ = enricher_for(ctx, session)
             state["names"] = _psa_names_for(ctx, state["enricher"])
         severity = data.get("severity")
+        client = data.get("client")
         e = _enrich(state["enricher"], str(data.get("title", "")), str(data.get("text", "")),
-                    severity=str(severity) if severity else None)
+                    severity=str(severity) if severity else None,
+                    kb_scope=scopes.of_rmm_client(str(client) if client else None))
         rec = record_of(e, cfg, state["version"])
         rec["psa_type"], rec["psa_subtype"] = state["names"](rec["type"], rec["subtype"], None)
         return rec
@@ -421,6 +467,7 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
     psa_names: Any = None
     recorded: list[outbox.Action] = []
     directory: dict[str, Any] = {}
+    scopes = KBScopes(ctx, session, cfg)
 
     def skip(why: str) -> None:
         report.skipped[why] = report.skipped.get(why, 0) + 1
@@ -449,7 +496,8 @@ def enrich_tickets(ctx: Any, session: Session, tickets: Sequence[Ticket], now: d
             enricher, version, _source = enricher_for(ctx, session)
             psa_names = _psa_names_for(ctx, enricher)
         vip = cfg.vip_contacts and _is_vip(ctx, directory, t)
-        rec = record_of(_enrich(enricher, t.title, t.description, vip=vip), cfg, version)
+        rec = record_of(_enrich(enricher, t.title, t.description, vip=vip,
+                                kb_scope=scopes.of_company(t.company.id if t.company else None)), cfg, version)
         if row is None:
             # what the ticket already carries the first time Switchboard sees it is a person's
             human = sorted(name for name in FIELDS if _current(t, name) is not None and not (

@@ -161,8 +161,10 @@ def plan(
             )
             priority = cfg.priority_by_severity.get(severity, 3)
             ttype = tsub = None
-            erec = enrich({"title": title, "text": str(d.data.get("message") or ""), "severity": severity.value}) \
-                if enrich is not None else None
+            erec = None
+            if enrich is not None:
+                erec = enrich({"title": title, "text": str(d.data.get("message") or ""), "severity": severity.value,
+                               "client": d.client})
             if erec:
                 out.enrichments[d.ticket] = erec
                 written: dict[str, Any] = {}

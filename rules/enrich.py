@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from connectors.canonical import KBArticle
 from rules.classify import Prediction, RulesClassifier
-from rules.kb_index import KBIndex
+from rules.kb_index import KBIndex, KBScope
 from rules.learned import CombinedClassifier
 from rules.priority import PriorityConfig, PriorityMatrix, load_priority
 from rules.taxonomy import TaxonomyConfig, load_taxonomy
@@ -153,11 +153,14 @@ class Enricher:
         severity: str | None = None,
         vip: bool = False,
         affected: int | None = None,
+        kb_scope: KBScope | None = None,
     ) -> Enrichment:
+        """``kb_scope``: the ticket's client, so another client's articles are never linked (None:
+        every article — the CLI and the benchmarks, which have no clients)."""
         summary = summary or ""
         description = description or ""
         query = self.kb.query_tokens(f"{summary}\n{summary}\n{description[:4000]}")
-        hits = self.kb.search_tokens(query, 3)
+        hits = self.kb.search_tokens(query, 3, scope=kb_scope)
         prior = None
         if hits and self._article_component:
             comp = self._article_component.get(str(hits[0].article.ref))
@@ -170,7 +173,7 @@ class Enricher:
         source = str(getattr(pred, "source", None) or getattr(self.classifier, "source", "rules"))
         st = self.taxonomy.subtype(pred.subtype) if pred.subtype else None
         if st is not None:  # rank again with the component's name as a light hint ("Printer")
-            hits = self.kb.search_tokens(query, 3, hint=st.component)
+            hits = self.kb.search_tokens(query, 3, hint=st.component, scope=kb_scope)
         assessment = self.priority.assess(
             words(summary) + words(description[:4000]), severity=severity, vip=vip, affected=affected,
             component=st.component if st else None, action=st.action if st else None,

@@ -49,6 +49,9 @@ class KBSettings(_Strict):
     link the built-in troubleshooting corpus."""
     min_score: float = Field(default=5.0, ge=0)
     """Articles scoring below this are not linked (the KB index's BM25 scale: a clear match scores 10-40)."""
+    client_scope: bool = True
+    """Link a client's own articles (an IT Glue organisation's, a Hudu company's) only on that client's
+    tickets, found through the client map; shared articles go on every ticket. false: one index for all."""
 
 
 class EnrichmentConfig(_Strict):

@@ -14,6 +14,12 @@ On top, a query word pair that occurs side by side in a title adds ``PAIR_BONUS`
 offline" prefers "Printing - Printer Offline" to every body that mentions both words somewhere).
 An optional ``hint`` (the classifier's component, e.g. "Printer") adds its words at a low weight.
 
+Client articles: a documentation platform keeps some articles to one client (an IT Glue
+organisation's documents, a Hudu company's articles). A search with a :class:`KBScope` returns
+only the shared articles and that client's own — another client's runbook (its network layout,
+its passwords' location) never reaches a ticket of a different client. The index itself stays
+one index for all clients (word weights are computed over every article).
+
 Built once per article set; a search is a few dictionary look-ups per query word.
 """
 
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 from connectors.canonical import KBArticle
 from rules.text import PhraseMatcher, Speller, phrase_tokens, stem, words
 
-__all__ = ["KBHit", "KBIndex", "STOPWORDS"]
+__all__ = ["KBHit", "KBIndex", "KBScope", "STOPWORDS"]
 
 TITLE_WEIGHT = 2.0
 PAIR_BONUS = 1.5
@@ -51,6 +57,18 @@ STOPWORDS = frozenset(_STOP_TEXT.split()) | frozenset(stem(w) for w in _STOP_TEX
 """Words too common in tickets and runbooks to say anything about which article fits
 (stemmed forms: ``does`` -> ``doe``, ``has`` -> ``ha``). "windows" and "office" are title prefixes
 ("Windows - …", "Office 365 - …") that tickets use for other things ("the whole office")."""
+
+
+@dataclass(frozen=True)
+class KBScope:
+    """The articles one ticket may be linked to: the shared ones and those of ``client`` (the
+    documentation platform's id of the ticket's client; None: the client is not known, so shared
+    articles only)."""
+
+    client: str | None = None
+
+    def allows(self, article: KBArticle) -> bool:
+        return article.client is None or (self.client is not None and article.client.id == self.client)
 
 
 @dataclass(frozen=True)
@@ -121,16 +139,19 @@ class KBIndex:
 
     # -- search ---------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE) -> list[KBHit]:
-        """The best ``k`` articles for ``query`` scoring at least ``min_score`` x the rarest word's idf."""
-        return self.search_tokens(self.query_tokens(query), k, hint=hint, min_score=min_score)
+    def search(self, query: str, k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE,
+               scope: KBScope | None = None) -> list[KBHit]:
+        """The best ``k`` articles for ``query`` scoring at least ``min_score`` x the rarest word's idf
+        (within ``scope``; None: every article)."""
+        return self.search_tokens(self.query_tokens(query), k, hint=hint, min_score=min_score, scope=scope)
 
     def query_tokens(self, query: str) -> list[str]:
         """A query's normalised words, to search more than once without redoing the work."""
         return self.normalise(query, correct=True)[:200]
 
     def search_tokens(
-        self, q: list[str], k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE
+        self, q: list[str], k: int = 3, *, hint: str | None = None, min_score: float = MIN_SCORE,
+        scope: KBScope | None = None,
     ) -> list[KBHit]:
         if not self.articles:
             return []
@@ -165,7 +186,10 @@ class KBIndex:
                 shared = pairs & self._title_pairs[i]
                 if shared:
                     scores[i] += PAIR_BONUS * len(shared)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        if scope is not None:
+            ranked = [(i, sc) for i, sc in ranked if scope.allows(self.articles[i])]
+        ranked = ranked[:k]
         return [
             KBHit(self.articles[i], round(s, 3), self._why(matched[i]))
             for i, s in ranked

@@ -319,3 +319,43 @@ def test_two_workers_enriching_the_same_tickets_at_once_post_one_note_each(stack
     assert [len(enrich_notes(stack, tid)) for tid in tids] == [1] * 6
     keys = [a.key for a in enrich_actions(stack)]
     assert len(keys) == 12 and all(a.status == "done" for a in enrich_actions(stack))
+
+
+@pytest.mark.parametrize(("scope_line", "leaks"), [("", False), ("kb: {client_scope: false}\n", True)])
+def test_a_clients_own_articles_go_only_on_that_clients_tickets(sim, make_context, tmp_path, scope_line,
+                                                                 leaks) -> None:
+    import httpx
+
+    from connectors.simulators.hudu import HuduSimulator
+    from pipelines import clients, kb
+    from rules.kb_corpus import ARTICLES
+
+    def linked(tid: int) -> str:
+        (note,) = enrich_notes(stack, tid)
+        return note["description"].partition("Troubleshooting articles to open first:")[2]
+
+    acme_kb = "Acme Dental - Outlook password prompts from the e-mail add-in"
+    birch_kb = "Birch Law - Outlook password prompts from the e-mail add-in"
+    problem = ("Outlook keeps asking for password", "The e-mail add-in pops up the Outlook password prompt every hour")
+    stack = make_stack(sim, make_context, tmp_path, ON + scope_line)
+    hudu = sim(HuduSimulator, now=stack.clock.now)
+    stack.ctx.transports["hudu"] = httpx.MockTransport(hudu.handle)
+    for title, body in ARTICLES:  # the shared KB
+        hudu.add_article(title, f"<p>{body}</p>")
+    acme, birch = hudu.add_company("Acme Dental"), hudu.add_company("Birch Law")
+    steps = "<p>The e-mail add-in asks for the Outlook password: update the add-in, re-sign-in the profile.</p>"
+    hudu.add_article(acme_kb, steps, company_id=acme)
+    hudu.add_article(birch_kb, steps, company_id=birch)
+    kb.sync(stack.ctx)
+    other = stack.at.add_company("Unmapped Co")
+    with stack.ctx.db.session() as s:
+        clients.map_client(s, rmm="datto-rmm", rmm_client_id="site-acme", psa="autotask",
+                           psa_company_id=str(stack.company), docs="hudu", docs_org_id=str(acme))
+    mine = stack.new_ticket(problem[0], description=problem[1])
+    unmapped = stack.new_ticket(problem[0], description=problem[1], companyID=other)
+    stack.poll()
+    stack.push()
+    assert acme_kb in linked(mine) and OUTLOOK_KB in linked(mine), linked(mine)
+    assert (birch_kb in linked(mine)) is leaks, "another client's article on Acme's ticket only when scoping is off"
+    assert OUTLOOK_KB in linked(unmapped), linked(unmapped)
+    assert (acme_kb in linked(unmapped) or birch_kb in linked(unmapped)) is leaks, "an unmapped client: shared only"

@@ -177,3 +177,26 @@ def test_the_sync_job_the_scheduler_and_the_documents_webhook(sim, make_context)
         assert kb_jobs.sync_kb_job()["unchanged"] == 0
     finally:
         jobs.set_context(None)
+
+
+def test_an_alert_ticket_gets_its_own_clients_articles_and_no_one_elses(sim, make_context) -> None:
+    from pipelines import clients
+
+    ctx, hudu, clock = hudu_context(sim, make_context)
+    for title, body in ARTICLES:
+        hudu.add_article(title, f"<p>{body}</p>")
+    acme, birch = hudu.add_company("Acme Dental"), hudu.add_company("Birch Law")
+    steps = "<p>FS01 disk full: purge the Dentrix/Worldox temp exports in D:\\Temp, then the shadow copies.</p>"
+    hudu.add_article("Acme Dental - FS01 low disk space runbook", steps, company_id=acme)
+    hudu.add_article("Birch Law - FS01 low disk space runbook", steps, company_id=birch)
+    kb.sync(ctx)
+    with ctx.db.session() as s:
+        clients.map_client(s, rmm="datto-rmm", rmm_client_id="site-acme", docs="hudu", docs_org_id=str(acme))
+        run = enrich.alert_enricher(ctx, s)
+        assert run is not None
+        alert = {"title": "Low disk space on FS01", "text": "Disk C: on FS01 has 3% free", "severity": "high"}
+        acme_titles = [k["title"] for k in run({**alert, "client": "site-acme"})["kb"]]
+        unknown_titles = [k["title"] for k in run({**alert, "client": "site-unmapped"})["kb"]]
+    assert "Acme Dental - FS01 low disk space runbook" in acme_titles
+    assert not any(t.startswith("Birch Law") for t in acme_titles + unknown_titles)
+    assert not any(t.startswith("Acme Dental") for t in unknown_titles), "a client not in the map: shared articles only"

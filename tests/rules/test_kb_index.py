@@ -6,7 +6,7 @@ import pytest
 
 from connectors.canonical import KBArticle, Ref
 from rules.kb_corpus import articles
-from rules.kb_index import KBIndex
+from rules.kb_index import KBIndex, KBScope
 from rules.taxonomy import load_taxonomy
 
 OUTLOOK = "Office 365 - Outlook Continually Asking for Password"
@@ -53,3 +53,18 @@ def test_any_article_set() -> None:
                       body="Hold the feed button until the light blinks twice.", url="https://hudu/kb/7")]
     (hit,) = KBIndex(mine).search("zebra printer labels misaligned")
     assert str(hit.article.ref) == "hudu:7"
+
+
+def test_a_client_scope_keeps_other_clients_articles_out() -> None:
+    def article(aid: str, title: str, client: str | None) -> KBArticle:
+        return KBArticle(ref=Ref(vendor="hudu", id=aid), title=title, client=Ref(vendor="hudu", id=client) if client else None,
+                         body="Outlook asks for the password again and again: clear the cached credentials.")
+
+    index = KBIndex([article("1", "Outlook password prompts (all clients)", None),
+                     article("2", "Acme Dental - Outlook password prompts with the Dentrix add-in", "acme"),
+                     article("3", "Birch Law - Outlook password prompts with Worldox", "birch")])
+    query = "outlook keeps asking for my password"
+    assert {h.article.ref.id for h in index.search(query)} == {"1", "2", "3"}, "no scope: every article"
+    assert {h.article.ref.id for h in index.search(query, scope=KBScope("acme"))} == {"1", "2"}
+    assert {h.article.ref.id for h in index.search(query, scope=KBScope("birch"))} == {"1", "3"}
+    assert {h.article.ref.id for h in index.search(query, scope=KBScope(None))} == {"1"}, "unknown client: shared only"
