@@ -20,8 +20,7 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome. Generic words for an
    action the component lacks count toward its nearest one (``FALLBACK``: "add a cron job" is
    Linux - Configuration). Where the component's own action words and a generic list found the
-   same words, they count once; a non-Troubleshooting action word inside a longer name of the
-   component ("failover" in "cellular failover") is part of the name, not a request.
+   same words, they count once.
 4. Outside evidence: ``prior`` adds a score to named components — the enricher passes the
    component of the best-matching KB article (scaled by how well it matched), so a ticket whose
    words are all in the article's body but none in the taxonomy still lands somewhere sensible.
@@ -188,15 +187,12 @@ class RulesClassifier:
                 comp_scores[pci] = w
                 comp_why[pci] = ["best KB article"]
         action_hits: list[_Hit] = []
-        comp_spans: dict[int, list[tuple[int, int, int]]] = {}
         for field, (field_tokens, fw) in enumerate(((summary, SUMMARY_WEIGHT), (description, 1.0))):
             if not field_tokens:
                 continue
             seen: set[tuple[int, str]] = set()
-            for pos, toks, payload in self._longest(self._comp_matcher.find(field_tokens)):
+            for _, _, payload in self._longest(self._comp_matcher.find(field_tokens)):
                 ci, w, phrase = cast(tuple[int, float, str], payload)
-                if len(toks) > 1:
-                    comp_spans.setdefault(ci, []).append((field, pos, pos + len(toks)))
                 if (ci, phrase) in seen:
                     continue
                 seen.add((ci, phrase))  # phrases are deduplicated by their words: one per meaning
@@ -233,7 +229,7 @@ class RulesClassifier:
         # a type's confidence also counts its other components ("Outlook" vs "MS Office": still Software)
         p_type = sum(math.exp(s / TEMPERATURE) for ci, s in ranked if self._comps[ci].type == comp.type) / denom
 
-        action, p_action, action_why = self._action(comp, action_hits, comp_spans.get(best_ci, ()))
+        action, p_action, action_why = self._action(comp, action_hits)
         subtype = comp.subtypes[comp.actions.index(action)]
         confidence = round(p_comp * math.sqrt(p_action), 4)
         reasons = [
@@ -251,9 +247,7 @@ class RulesClassifier:
         del p_type  # kept in the reasons' spirit; the facade reports subtype confidence
         return Prediction(comp.type, subtype, confidence, tuple(reasons), alternatives)
 
-    def _action(
-        self, comp: _Comp, hits: list[_Hit], spans: Sequence[tuple[int, int, int]]
-    ) -> tuple[str, float, list[str]]:
+    def _action(self, comp: _Comp, hits: list[_Hit]) -> tuple[str, float, list[str]]:
         scores = dict.fromkeys(comp.actions, 0.0)
         scores[comp.default] += DEFAULT_PRIOR
         why: dict[str, list[str]] = {}
@@ -261,8 +255,6 @@ class RulesClassifier:
         for h in hits:
             if h.ci not in (-1, comp.index):
                 continue
-            if h.action != "Troubleshooting" and any(f == h.field and s <= h.start and h.end <= e and h.end - h.start < e - s for f, s, e in spans):
-                continue  # part of a longer name of the component: the "failover" of "cellular failover"
             action = h.action
             if action not in scores:
                 action = next((a for a in FALLBACK.get(action, ()) if a in scores), "")
