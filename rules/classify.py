@@ -51,10 +51,10 @@ ACTION_SHARE, ACTION_CAP = 0.25, 8.0
 OWN_ACTION_SHARE = 0.75
 """Share for an action only one component has (Offboard, Password Reset, File Restore): its words
 name the component as surely as the component's own words do."""
-FALLBACK = {"Add/Remove/Change": ("Configuration",), "Install/Reinstall/Update": ("Add/Remove/Change", "Configuration")}
+FALLBACK = {"Add/Remove/Change": ("Configuration",)}
 """Where a component lacks an action, the generic words for it count toward the first of these it
-has: "add a cron job" on Linux is a change to its configuration, "install the new scanner" adds
-hardware."""
+has (unless the same words already name one of its actions): "add a cron job" on Linux is a change
+to its configuration."""
 
 
 @dataclass(frozen=True)
@@ -252,13 +252,16 @@ class RulesClassifier:
         scores[comp.default] += DEFAULT_PRIOR
         why: dict[str, list[str]] = {}
         own = {(h.action, h.field, h.start, h.end) for h in hits if h.ci == comp.index}
+        # words that speak to one of the component's actions directly: "install" is Install for
+        # Chrome even though the generic Add/Remove/Change list (for hardware) has it too
+        direct = {(h.field, h.start, h.end) for h in hits if h.action in scores and h.ci in (-1, comp.index)}
         for h in hits:
             if h.ci not in (-1, comp.index):
                 continue
             action = h.action
             if action not in scores:
                 action = next((a for a in FALLBACK.get(action, ()) if a in scores), "")
-                if not action or h.ci != -1:
+                if not action or h.ci != -1 or (h.field, h.start, h.end) in direct:
                     continue
             elif h.ci == -1 and (action, h.field, h.start, h.end) in own:
                 continue  # the component's own words for this action already counted these words
