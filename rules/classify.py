@@ -210,17 +210,20 @@ class RulesClassifier:
 
         # the action words say something about the component too: "install" leans to software,
         # "restore" to backups. Each component gets a share of its best non-default action's score.
-        for ci in list(comp_scores):
-            comp = self._comps[ci]
-            best = 0.0
-            per: dict[str, float] = {}
-            for h in action_hits:
-                if h.action in comp.actions and h.action != comp.default and h.ci in (-1, ci):
-                    per[h.action] = per.get(h.action, 0.0) + h.weight
-            if per:
-                action = max(per, key=per.__getitem__)
-                best = min(per[action], ACTION_CAP)
-                comp_scores[ci] += (OWN_ACTION_SHARE if action in self._exclusive else ACTION_SHARE) * best
+        by_action: dict[tuple[int, str], float] = {}
+        for h in action_hits:
+            by_action[h.ci, h.action] = by_action.get((h.ci, h.action), 0.0) + h.weight
+        if by_action:
+            for ci in list(comp_scores):
+                comp = self._comps[ci]
+                best, share = 0.0, ACTION_SHARE
+                for action in comp.actions:
+                    if action == comp.default:
+                        continue
+                    w = by_action.get((-1, action), 0.0) + by_action.get((ci, action), 0.0)
+                    if w > best:
+                        best, share = w, OWN_ACTION_SHARE if action in self._exclusive else ACTION_SHARE
+                comp_scores[ci] += share * min(best, ACTION_CAP)
         ranked = sorted(comp_scores.items(), key=lambda kv: (-kv[1], kv[0]))
         denom = math.exp(NONE_SCORE / TEMPERATURE) + sum(math.exp(s / TEMPERATURE) for _, s in ranked)
         best_ci, best_score = ranked[0]
