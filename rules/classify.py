@@ -9,13 +9,18 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
 2. Component: every phrase of a component that occurs adds its weight (``strong`` 3, ``words`` 1;
    a phrase counts once per field). Longest match wins a position: "print server" (Print
    Management) hides the "print" (Printer) inside it. Action words lend a quarter of their weight
-   to the components that have that action ("install" leans to software, "restore" to backups).
+   to the components that have that action ("install" leans to software); an action only one
+   component has lends three quarters ("no longer works here" is Offboard, so User; "restore" is
+   backups).
    The best-scoring component gives the type.
 3. Action: among that component's actions only, the action words that occur add their weight
    (the component's own ``action_words`` 2, else the global ``strong`` 3 / ``words`` 1); the
    component's default action gets a small head start, so "printer jammed" with no action word is
    Troubleshooting. Restricting to the component's actions is what keeps "install" meaning
-   Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome.
+   Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome. Generic words for an
+   action the component lacks count toward its nearest one (``FALLBACK``: "add a cron job" is
+   Linux - Configuration). Where the component's own action words and a generic list found the
+   same words, they count once.
 4. Outside evidence: ``prior`` adds a score to named components — the enricher passes the
    component of the best-matching KB article (scaled by how well it matched), so a ticket whose
    words are all in the article's body but none in the taxonomy still lands somewhere sensible.
@@ -29,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from rules.taxonomy import Component, TaxonomyConfig
 from rules.text import PhraseMatcher, Speller, drop_phrases, phrase_tokens, scrub, words
@@ -43,6 +48,13 @@ NONE_SCORE = 2.0
 TEMPERATURE = 1.6
 DEFAULT_PRIOR = 0.6
 ACTION_SHARE, ACTION_CAP = 0.25, 8.0
+OWN_ACTION_SHARE = 0.75
+"""Share for an action only one component has (Offboard, Password Reset, File Restore): its words
+name the component as surely as the component's own words do."""
+FALLBACK = {"Add/Remove/Change": ("Configuration",)}
+"""Where a component lacks an action, the generic words for it count toward the first of these it
+has (unless the same words already name one of its actions): "add a cron job" on Linux is a change
+to its configuration."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,19 @@ class _Comp:
     actions: tuple[str, ...]
     subtypes: tuple[str, ...]
     default: str
+
+
+class _Hit(NamedTuple):
+    """One action phrase found: whose (component index, -1 for the generic lists), which action,
+    its weight in its field, and where (field 0 summary / 1 description, token span)."""
+
+    ci: int
+    action: str
+    weight: float
+    phrase: str
+    field: int
+    start: int
+    end: int
 
 
 def _dedupe(entries: list[tuple[tuple[str, ...], object]], key_end: int, weight_at: int) -> list[tuple[tuple[str, ...], object]]:
@@ -113,6 +138,11 @@ class RulesClassifier:
             for p in kind.words:
                 action_entries.append((phrase_tokens(p), (-1, action, WORD, p)))
         self._comps = comps
+        owners: dict[str, int] = {}
+        for c in comps:
+            for a in c.actions:
+                owners[a] = owners.get(a, 0) + 1
+        self._exclusive = frozenset(a for a, n in owners.items() if n == 1)
         self._comp_by_name = {c.name: c.index for c in comps}
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
@@ -156,8 +186,8 @@ class RulesClassifier:
             if pci is not None and w > 0:
                 comp_scores[pci] = w
                 comp_why[pci] = ["best KB article"]
-        action_hits: list[tuple[int, str, float, str]] = []
-        for field_tokens, fw in ((summary, SUMMARY_WEIGHT), (description, 1.0)):
+        action_hits: list[_Hit] = []
+        for field, (field_tokens, fw) in enumerate(((summary, SUMMARY_WEIGHT), (description, 1.0))):
             if not field_tokens:
                 continue
             seen: set[tuple[int, str]] = set()
@@ -169,27 +199,31 @@ class RulesClassifier:
                 comp_scores[ci] = comp_scores.get(ci, 0.0) + w * fw
                 comp_why.setdefault(ci, []).append(phrase)
             seen_a: set[tuple[int, str, str]] = set()
-            for _, _, payload in self._longest(self._action_matcher.find(field_tokens)):
+            for pos, toks, payload in self._longest(self._action_matcher.find(field_tokens)):
                 ci, action, w, phrase = cast(tuple[int, str, float, str], payload)
                 if (ci, action, phrase) in seen_a:
                     continue
                 seen_a.add((ci, action, phrase))
-                action_hits.append((ci, action, w * fw, phrase))
+                action_hits.append(_Hit(ci, action, w * fw, phrase, field, pos, pos + len(toks)))
         if not comp_scores:
             return Prediction(None, None, 0.0, ("no component words found",))
 
         # the action words say something about the component too: "install" leans to software,
         # "restore" to backups. Each component gets a share of its best non-default action's score.
-        for ci in list(comp_scores):
-            comp = self._comps[ci]
-            best = 0.0
-            per: dict[str, float] = {}
-            for hci, action, w, _ in action_hits:
-                if action in comp.actions and action != comp.default and hci in (-1, ci):
-                    per[action] = per.get(action, 0.0) + w
-            if per:
-                best = max(per.values())
-            comp_scores[ci] += ACTION_SHARE * min(best, ACTION_CAP)
+        by_action: dict[tuple[int, str], float] = {}
+        for h in action_hits:
+            by_action[h.ci, h.action] = by_action.get((h.ci, h.action), 0.0) + h.weight
+        if by_action:
+            for ci in list(comp_scores):
+                comp = self._comps[ci]
+                best, share = 0.0, ACTION_SHARE
+                for action in comp.actions:
+                    if action == comp.default:
+                        continue
+                    w = by_action.get((-1, action), 0.0) + by_action.get((ci, action), 0.0)
+                    if w > best:
+                        best, share = w, OWN_ACTION_SHARE if action in self._exclusive else ACTION_SHARE
+                comp_scores[ci] += share * min(best, ACTION_CAP)
         ranked = sorted(comp_scores.items(), key=lambda kv: (-kv[1], kv[0]))
         denom = math.exp(NONE_SCORE / TEMPERATURE) + sum(math.exp(s / TEMPERATURE) for _, s in ranked)
         best_ci, best_score = ranked[0]
@@ -216,22 +250,26 @@ class RulesClassifier:
         del p_type  # kept in the reasons' spirit; the facade reports subtype confidence
         return Prediction(comp.type, subtype, confidence, tuple(reasons), alternatives)
 
-    def _action(self, comp: _Comp, hits: list[tuple[int, str, float, str]]) -> tuple[str, float, list[str]]:
+    def _action(self, comp: _Comp, hits: list[_Hit]) -> tuple[str, float, list[str]]:
         scores = dict.fromkeys(comp.actions, 0.0)
         scores[comp.default] += DEFAULT_PRIOR
         why: dict[str, list[str]] = {}
-        own = {h[1] for h in hits if h[0] == comp.index}
-        for ci, action, w, phrase in hits:
+        own = {(h.action, h.field, h.start, h.end) for h in hits if h.ci == comp.index}
+        # words that speak to one of the component's actions directly: "install" is Install for
+        # Chrome even though the generic Add/Remove/Change list (for hardware) has it too
+        direct = {(h.field, h.start, h.end) for h in hits if h.action in scores and h.ci in (-1, comp.index)}
+        for h in hits:
+            if h.ci not in (-1, comp.index):
+                continue
+            action = h.action
             if action not in scores:
-                continue
-            if ci == comp.index:
-                scores[action] += w
-            elif ci == -1:
-                # a component's own action words for an action outrank the generic ones for it
-                scores[action] += w * (0.5 if action in own else 1.0)
-            else:
-                continue
-            why.setdefault(action, []).append(phrase)
+                action = next((a for a in FALLBACK.get(action, ()) if a in scores), "")
+                if not action or h.ci != -1 or (h.field, h.start, h.end) in direct:
+                    continue
+            elif h.ci == -1 and (action, h.field, h.start, h.end) in own:
+                continue  # the component's own words for this action already counted these words
+            scores[action] += h.weight
+            why.setdefault(action, []).append(h.phrase)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], comp.actions.index(kv[0])))
         best, best_score = ranked[0]
         denom = sum(math.exp(s / TEMPERATURE) for _, s in ranked)

@@ -31,7 +31,8 @@ _KEEP = frozenset({"ios", "mac", "dns", "bsod", "ssl", "tls", "vpn", "wan", "lan
                    "was", "has", "does", "gps", "os", "sms", "us", "status", "access", "address", "news",
                    "windows", "express", "less", "pass", "chassis", "bus", "plus", "previous", "various",
                    "campus", "virus", "business", "process", "wireless", "series", "canvas", "alias",
-                   "citrix", "aps", "ups", "always", "perhaps", "across", "yes", "class", "glass", "miss", "monitoring", "accounting"})
+                   "citrix", "aps", "ups", "always", "perhaps", "across", "yes", "class", "glass", "miss", "monitoring", "accounting",
+                   "teams", "expired"})
 
 
 @functools.lru_cache(maxsize=65536)
