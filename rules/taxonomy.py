@@ -89,8 +89,8 @@ class TaxonomyConfig(_Strict):
     actions: dict[str, ActionKind]
     types: dict[str, dict[str, Component]] = Field(min_length=1)
     aliases: dict[str, str] = {}
-    kb_components: dict[str, str] = {}
-    """KB article title -> the component it is about."""
+    kb_components: dict[str, str | list[str]] = {}
+    """KB article title -> the component it is about, or several (the first is its main one)."""
     ignore: list[str] = []
     """Phrases dropped before matching (signatures, job titles, alert boilerplate)."""
     synonyms: list[list[str]] = []
@@ -128,14 +128,24 @@ class TaxonomyConfig(_Strict):
                         raise _KeyedError(("psa_names", vendor, board, ours), f"{ours!r} is not a type or subtype")
         component_names = {c for comps in self.types.values() for c in comps}
         for title, named in self.kb_components.items():
-            if named not in component_names:
-                raise _KeyedError(("kb_components", title), f"{named!r} is not a component")
+            for one in [named] if isinstance(named, str) else named:
+                if one not in component_names:
+                    raise _KeyedError(("kb_components", title), f"{one!r} is not a component")
+            if not named:
+                raise _KeyedError(("kb_components", title), "names no component")
         for i, group in enumerate(self.synonyms):
             if len(group) < 2:
                 raise _KeyedError(("synonyms", i), "a synonym group needs at least two words")
         return self
 
     # -- queries --------------------------------------------------------------------------------
+
+    def kb_components_of(self, title: str) -> tuple[str, ...]:
+        """The components an article is about (``kb_components``), main one first; () if not listed."""
+        named = self.kb_components.get(title)
+        if not named:
+            return ()
+        return (named,) if isinstance(named, str) else tuple(named)
 
     @functools.cached_property
     def subtypes(self) -> tuple[Subtype, ...]:

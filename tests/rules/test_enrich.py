@@ -68,3 +68,11 @@ def test_combined_classifier_also_gets_the_kb_evidence() -> None:
     assert isinstance(e.classifier, CombinedClassifier)
     assert e._article_component  # built from the rules half
     assert e.enrich("PC will not boot").kb[0].title == "PC Will Not Boot Troubleshooting Process"
+
+
+def test_a_confident_type_brings_its_components_articles_forward(enricher: Enricher) -> None:
+    # few words in common with "Internet Problems Troubleshooting Process", but the ticket is
+    # confidently a LAN fault, and taxonomy.yaml says that runbook serves LAN faults
+    got = enricher.enrich("wifi keeps cutting out in the back office", "laptops lose the connection every few minutes")
+    assert got.subtype == "LAN - Troubleshooting" and got.confident
+    assert "Internet Problems Troubleshooting Process" in [k.title for k in got.kb]

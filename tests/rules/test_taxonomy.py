@@ -86,6 +86,8 @@ def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
          "psa_names.autotask.*.Nope - Troubleshooting", "not a type or subtype"),
         (lambda d: d["kb_components"].update({"Printing - Printer Offline": "Printers"}),
          "kb_components.Printing - Printer Offline", "not a component"),
+        (lambda d: d["kb_components"].update({"Printing - Printer Offline": ["Printer", "Printers"]}),
+         "kb_components.Printing - Printer Offline", "'Printers' is not a component"),
         (lambda d: d["types"]["OS"].update({"Print": {
             "actions": ["Configuration"], "names": {"Configuration": "Printer - Configuration"}}}),
          "types.OS.Print", "duplicate subtype"),
@@ -113,3 +115,7 @@ def test_kb_components_name_builtin_titles() -> None:
     tax = load_taxonomy()
     assert set(tax.kb_components) <= titles
     assert tax.kb_components["Office 365 - Outlook Continually Asking for Password"] == "Outlook"
+    # a runbook for any program that will not open serves every such component, the main one first
+    served = tax.kb_components_of("Application Wont Start Troubleshooting Process")
+    assert served[0] == "Workstation" and {"MS Office", "Chrome"} <= set(served)
+    assert tax.kb_components_of("Outlook Web App tips") == ()
