@@ -16,7 +16,16 @@ training part (never its test part) and gained at most ~0.5 point, within noise:
 2-5-gram SVM as a third view (the best of them, but 40-80 s to train on two shared cores),
 6-letter-stem features, ComplementNB, gradient-boosted trees over out-of-fold margins (alone or
 blended), per-class biases for macro-F1, and a near-duplicate vote (near-duplicates' labels
-disagree as often as the model errs). The labels' own noise seems to be the ceiling.
+disagree as often as the model errs). A second search (2026-12-04, validation slice cut from the
+training part, finalists run once on the test part) found nothing better either: logistic
+regression (C 10-30, +1.2 on validation, 19 s), word 1-3-grams, hashed char 3-5-grams (below the
+baseline), a fastText-style torch model (-1.3, 64 s), kNN on TF-IDF cosine (-8), Ridge and
+Crammer-Singer SVMs, a subject-line view, and stacking a logistic regression over out-of-fold
+scores of word-SVM + char-SVM + ComplementNB — +2.1 on one validation slice but +1.1 / +1.2 on two
+re-cut slices and +1.10 on the test part (0.8722 against 0.8611), for 4x the training time
+(45 s) and 4x slower prediction. Differences of half a point are noise at this size; about +1.2
+is the ceiling found under a minute on two cores, and the labels' own noise ("add hours of
+bench time" is Hardware) seems to be why.
 
 Combining with the rules model (:class:`CombinedClassifier`), documented rule:
 
