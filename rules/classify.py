@@ -54,9 +54,9 @@ ACTION_SHARE, ACTION_CAP = 0.25, 8.0
 OWN_ACTION_SHARE = 0.75
 """Share for an action only one component has (Offboard, Password Reset, File Restore): its words
 name the component as surely as the component's own words do."""
-REFINE_MIN = 3.0
+REFINE_MIN = 2.0
 """A component that ``refines`` another (Print Management refines Printer) takes the broader one's
-word score once its own words reach this much (one strong phrase, or a few weak ones)."""
+word score once its own words reach this much (a strong phrase, or a weak one in the summary)."""
 FALLBACK = {"Add/Remove/Change": ("Configuration",)}
 """Where a component lacks an action, the generic words for it count toward the first of these it
 has (unless the same words already name one of its actions): "add a cron job" on Linux is a change
