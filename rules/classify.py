@@ -12,6 +12,9 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    to the components that have that action ("install" leans to software); an action only one
    component has lends three quarters ("no longer works here" is Offboard, so User; "restore" is
    backups).
+   A component that ``refines`` a broader one (Print Management refines Printer) also takes the
+   broader one's word score once its own words reach ``REFINE_MIN``: "printer" plus "print queue"
+   is the print server, while "printer" alone stays the printer.
    The best-scoring component gives the type.
 3. Action: among that component's actions only, the action words that occur add their weight
    (the component's own ``action_words`` 2, else the global ``strong`` 3 / ``words`` 1); the
@@ -51,6 +54,9 @@ ACTION_SHARE, ACTION_CAP = 0.25, 8.0
 OWN_ACTION_SHARE = 0.75
 """Share for an action only one component has (Offboard, Password Reset, File Restore): its words
 name the component as surely as the component's own words do."""
+REFINE_MIN = 2.0
+"""A component that ``refines`` another (Print Management refines Printer) takes the broader one's
+word score once its own words reach this much (a strong phrase, or a weak one in the summary)."""
 FALLBACK = {"Add/Remove/Change": ("Configuration",)}
 """Where a component lacks an action, the generic words for it count toward the first of these it
 has (unless the same words already name one of its actions): "add a cron job" on Linux is a change
@@ -144,6 +150,13 @@ class RulesClassifier:
                 owners[a] = owners.get(a, 0) + 1
         self._exclusive = frozenset(a for a, n in owners.items() if n == 1)
         self._comp_by_name = {c.name: c.index for c in comps}
+        self._refines: dict[int, tuple[int, ...]] = {}
+        for c in comps:
+            if c.spec.refines:
+                unknown = [n for n in c.spec.refines if n not in self._comp_by_name]
+                if unknown:
+                    raise ValueError(f"{c.name} refines unknown components {unknown}")
+                self._refines[c.index] = tuple(self._comp_by_name[n] for n in c.spec.refines)
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))
         self._ignore = PhraseMatcher((phrase_tokens(p), None) for p in taxonomy.ignore)
@@ -181,10 +194,11 @@ class RulesClassifier:
     ) -> Prediction:
         comp_scores: dict[int, float] = {}
         comp_why: dict[int, list[str]] = {}
+        prior_w: dict[int, float] = {}
         for name, w in (prior or {}).items():
             pci = self._comp_by_name.get(name)
             if pci is not None and w > 0:
-                comp_scores[pci] = w
+                comp_scores[pci] = prior_w[pci] = w
                 comp_why[pci] = ["best KB article"]
         action_hits: list[_Hit] = []
         for field, (field_tokens, fw) in enumerate(((summary, SUMMARY_WEIGHT), (description, 1.0))):
@@ -207,6 +221,17 @@ class RulesClassifier:
                 action_hits.append(_Hit(ci, action, w * fw, phrase, field, pos, pos + len(toks)))
         if not comp_scores:
             return Prediction(None, None, 0.0, ("no component words found",))
+
+        # a narrower component with words of its own also owns the broader one's words: "printer"
+        # and "print queue" together are the print server, not the printer
+        if self._refines:
+            text = {ci: s - (prior_w.get(ci, 0.0)) for ci, s in comp_scores.items()}
+            for ci, parents in self._refines.items():
+                if text.get(ci, 0.0) >= REFINE_MIN:
+                    extra = max((text.get(p, 0.0) for p in parents), default=0.0)
+                    if extra > 0:
+                        comp_scores[ci] += extra
+                        comp_why[ci].append("+ " + "/".join(self._comps[p].name for p in parents if p in text))
 
         # the action words say something about the component too: "install" leans to software,
         # "restore" to backups. Each component gets a share of its best non-default action's score.

@@ -49,6 +49,9 @@ class Component(_Strict):
     names: dict[str, str] = {}
     """action -> subtype name, where the seed spells it differently."""
     action_words: dict[str, list[str]] = {}
+    refines: list[str] = []
+    """Broader components this one is a narrower case of (Print Management of Printer): with words
+    of its own it also takes their words' score, so "printer" plus "print queue" is the print server."""
 
     _lower = field_validator("strong", "words", mode="before")(_phrases)
 

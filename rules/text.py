@@ -35,6 +35,11 @@ _KEEP = frozenset({"ios", "mac", "dns", "bsod", "ssl", "tls", "vpn", "wan", "lan
                    "teams", "expired"})
 
 
+_HOST = re.compile(r"(ws|wks|wkstn|lt|rtr|sw|fw)\d{1,4}")
+"""Device names built from a role prefix and a number (ACME-WS017, BR2-RTR01, SW02): the prefix
+is the evidence ("ws" is a workstation, "rtr" a router), the number is not."""
+
+
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately light stemmer: plural and -ing/-ed endings, nothing clever.
@@ -42,6 +47,9 @@ def stem(word: str) -> str:
     ``printers`` -> ``printer``, ``asking`` -> ``ask``, ``crashed`` -> ``crash``. Both the
     vocabulary and the text go through it, so the only requirement is that it is consistent.
     """
+    host = _HOST.fullmatch(word)
+    if host:
+        return host.group(1)
     if len(word) <= 3 or word in _KEEP or word.isdigit():
         return word
     if word.endswith("ies") and len(word) > 4:
