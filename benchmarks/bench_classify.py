@@ -56,7 +56,11 @@ SETS: list[tuple[str, str]] = [
     ("classify_holdout.jsonl", "hold-out 1 (220): unseen at first measurement (rules type 0.905 / subtype 0.741 / "
                                "KB 0.918); studied since"),
     ("classify_holdout2.jsonl", "hold-out 2 (260): unseen at first measurement (rules type 0.831 / subtype 0.635 / "
-                                "KB 0.876, before the second vocabulary pass)"),
+                                "KB 0.876; 0.838 / 0.681 / 0.876 after a first vocabulary pass on the sets "
+                                "above); studied since"),
+    ("classify_holdout3.jsonl", "hold-out 3 (260): unseen at first measurement (rules type 0.819 / subtype 0.615 / "
+                                "KB 0.833 before this session's passes; 0.877 / 0.685 / 0.873 after two passes and "
+                                "the KB component bonus); studied since"),
 ]
 """Every labelled set, oldest first, with what it is (see the module docstring)."""
 
