@@ -68,6 +68,9 @@ SETS: list[tuple[str, str]] = [
     ("classify_holdout3.jsonl", "hold-out 3 (260): unseen at first measurement (rules type 0.819 / subtype 0.615 / "
                                 "KB 0.824 before the vocabulary passes; 0.850 / 0.650 / 0.824 after the first; "
                                 "0.877 / 0.685 / 0.863 after the second and the KB component bonus); studied since"),
+    ("classify_holdout4.jsonl", "hold-out 4 (260): unseen at first measurement (rules type 0.877 / subtype 0.719 / "
+                                "KB 0.915 after the second vocabulary pass; 0.892 / 0.742 / 0.915 after the third); "
+                                "studied since"),
 ]
 """Every labelled set, oldest first, with what it is (see the module docstring)."""
 
