@@ -23,7 +23,9 @@ How a ticket is scored (all of it data in ``taxonomy.yaml``):
    Add/Remove/Change for a printer and Install/Reinstall/Update for Chrome. Generic words for an
    action the component lacks count toward its nearest one (``FALLBACK``: "add a cron job" is
    Linux - Configuration). Where the component's own action words and a generic list found the
-   same words, they count once.
+   same words, they count once. Generic action words lying strictly inside a longer component phrase
+   do not count, symptom (Troubleshooting) words and the component's own action words aside:
+   "signature pad" names a peripheral, not a Configuration of a signature.
 4. Outside evidence: ``prior`` adds a score to named components — the enricher passes the
    component of the best-matching KB article (scaled by how well it matched), so a ticket whose
    words are all in the article's body but none in the taxonomy still lands somewhere sensible.
@@ -57,6 +59,9 @@ name the component as surely as the component's own words do."""
 REFINE_MIN = 2.0
 """A component that ``refines`` another (Print Management refines Printer) takes the broader one's
 word score once its own words reach this much (a strong phrase, or a weak one in the summary)."""
+SYMPTOM = "Troubleshooting"
+"""Symptom words inside a component phrase still count ("service stopped", "phone won't charge" name
+a fault as well as a component); other action words inside one do not."""
 FALLBACK = {"Add/Remove/Change": ("Configuration",)}
 """Where a component lacks an action, the generic words for it count toward the first of these it
 has (unless the same words already name one of its actions): "add a cron job" on Linux is a change
@@ -181,6 +186,12 @@ class RulesClassifier:
                     cover[i] = len(toks)
         return [m for m in matches if all(cover[i] <= len(m[1]) for i in range(m[0], m[0] + len(m[1])))]
 
+    @staticmethod
+    def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+        """Whether the words start:end lie strictly inside a longer component phrase ("signature" in
+        "signature pad", "drop" in "network drop"): that phrase names a thing, not an action."""
+        return any(s <= start and end <= e and (e - s) > (end - start) for s, e in spans)
+
     def predict(self, summary: str, description: str = "", *, prior: Mapping[str, float] | None = None) -> Prediction:
         """``prior``: extra score per component name, with its reason, from evidence outside the
         text's own words (the enricher passes the component of the best-matching KB article)."""
@@ -205,7 +216,9 @@ class RulesClassifier:
             if not field_tokens:
                 continue
             seen: set[tuple[int, str]] = set()
-            for _, _, payload in self._longest(self._comp_matcher.find(field_tokens)):
+            comp_found = self._longest(self._comp_matcher.find(field_tokens))
+            spans = [(pos, pos + len(toks)) for pos, toks, _ in comp_found if len(toks) > 1]
+            for _, _, payload in comp_found:
                 ci, w, phrase = cast(tuple[int, float, str], payload)
                 if (ci, phrase) in seen:
                     continue
@@ -215,7 +228,9 @@ class RulesClassifier:
             seen_a: set[tuple[int, str, str]] = set()
             for pos, toks, payload in self._longest(self._action_matcher.find(field_tokens)):
                 ci, action, w, phrase = cast(tuple[int, str, float, str], payload)
-                if (ci, action, phrase) in seen_a:
+                if (ci, action, phrase) in seen_a or (
+                    ci == -1 and action != SYMPTOM and spans and self._inside(spans, pos, pos + len(toks))
+                ):
                     continue
                 seen_a.add((ci, action, phrase))
                 action_hits.append(_Hit(ci, action, w * fw, phrase, field, pos, pos + len(toks)))

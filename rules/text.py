@@ -18,14 +18,16 @@ _WORD = re.compile(r"[a-z0-9]+")
 _SCRUB = re.compile(
     r"\b(?:phone|tel|telephone|cell|mobile|mob|fax|direct|office|main|ph|[mptfc])\s*[:.#]?\s*\+?[\d(][\d\s().-]{6,}\d"
     r"|[\w.+-]+@[\w-]+\.[\w.]+"
-    r"|https?://\S+",
+    r"|https?://\S+"
+    r"|\b(?:re|fwd?|aw|wg)\s*:",
     re.IGNORECASE,
 )
 
 
 def scrub(text: str) -> str:
-    """Drop labelled phone numbers ("Cell: 555-222-3333"), e-mail addresses and URLs: signature
-    furniture whose words ("cell", "mobile", "office") would otherwise read as evidence."""
+    """Drop labelled phone numbers ("Cell: 555-222-3333"), e-mail addresses, URLs and reply/forward
+    prefixes ("RE: FW: ..."): signature and mail-chain furniture whose words ("cell", "office", "fw"
+    the firewall) would otherwise read as evidence."""
     return _SCRUB.sub(" ", text) if text else text
 _KEEP = frozenset({"ios", "mac", "dns", "bsod", "ssl", "tls", "vpn", "wan", "lan", "rds", "its", "this", "is",
                    "was", "has", "does", "gps", "os", "sms", "us", "status", "access", "address", "news",
