@@ -163,19 +163,20 @@ def evaluate(
         console.print(f"[dim]  {n}x {escape(g)} -> {escape(p or '(none)')}[/]")
 
 
-def _training_rows(ctx: Any, from_psa: bool, input_path: Path | None, text_cols: str | None,
+def _training_rows(ctx: Any, from_psa: bool, input_paths: list[Path], text_cols: str | None,
                    label_cols: str | None, limit: int) -> tuple[list[dict[str, str]], str]:
-    """(rows, source) from a CSV/JSONL export or the PSA's closed, typed tickets."""
+    """(rows, source) from CSV/JSONL exports (one or more, read in turn) or the PSA's closed, typed tickets."""
     from worker.cli import UserError
     from worker.training import TrainingInputError, from_file, from_psa_tickets
 
-    if from_psa == (input_path is not None):
-        raise UserError("give exactly one of --from-psa or --input FILE")
+    if from_psa == bool(input_paths):
+        raise UserError("give exactly one of --from-psa or --input FILE (--input may be repeated)")
     texts_of = [c.strip() for c in text_cols.split(",")] if text_cols else None
     labels_of = [c.strip() for c in label_cols.split(",")] if label_cols else None
     try:
-        if input_path is not None:
-            return from_file(input_path, text_cols=texts_of, label_cols=labels_of), f"file:{input_path.name}"
+        if input_paths:
+            rows = [row for path in input_paths for row in from_file(path, text_cols=texts_of, label_cols=labels_of)]
+            return rows, "file:" + "+".join(path.name for path in input_paths)
         return from_psa_tickets(ctx, limit=limit), f"psa:{ctx.settings.psa}"
     except TrainingInputError as exc:
         raise UserError(str(exc)) from None
@@ -184,7 +185,8 @@ def _training_rows(ctx: Any, from_psa: bool, input_path: Path | None, text_cols:
 @classify_app.command("train")
 def train(
     from_psa: Annotated[bool, typer.Option("--from-psa", help="Train on the PSA's closed tickets a person typed")] = False,
-    input_path: Annotated[Path | None, typer.Option("--input", help="A CSV or JSONL export to train on")] = None,
+    input_paths: Annotated[list[Path] | None, typer.Option(
+        "--input", help="A CSV or JSONL export to train on (repeat for several files)")] = None,
     text_cols: Annotated[str | None, typer.Option("--text-cols", help="Comma-separated text columns "
                                                   "(default: summary,description — or subject,body)")] = None,
     label_cols: Annotated[str | None, typer.Option("--label-cols", help="Comma-separated label columns, joined "
@@ -201,7 +203,7 @@ def train(
     from worker.training import TrainingInputError, fit, labels_of
 
     ctx = _ctx(config, redis=from_psa)
-    rows, source = _training_rows(ctx, from_psa, input_path, text_cols, label_cols, limit)
+    rows, source = _training_rows(ctx, from_psa, list(input_paths or []), text_cols, label_cols, limit)
     err.print(f"training on {len(rows)} ticket(s), {len(set(labels_of(rows)))} label(s) from {source}…")
     try:
         blob, metrics = fit(rows, folds=folds)

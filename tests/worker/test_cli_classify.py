@@ -130,6 +130,14 @@ def test_train_from_a_csv_export_with_columns_and_bad_lines(env, tmp_path) -> No
     assert cols.returncode == 1 and "no column 'Category'" in cols.stderr
     both = cli(env, "classify", "train")
     assert both.returncode == 1 and "--from-psa or --input" in both.stderr
+    # several exports at once (the project's labelled sets, say): read in turn, a bad one named
+    more = tmp_path / "more.csv"
+    more.write_text("Document,Topic_group\n" + "".join(f"printer jammed again {i},Hardware\n" for i in range(10)))
+    two = cli(env, "classify", "train", "--input", str(good), "--input", str(more), "--folds", "2", "--json")
+    assert two.returncode == 0, two.stderr
+    assert json.loads(two.stdout)["samples"] == 40 and json.loads(two.stdout)["source"] == "file:export.csv+more.csv"
+    one_bad = cli(env, "classify", "train", "--input", str(good), "--input", str(bad))
+    assert one_bad.returncode == 1 and "bad.csv" in one_bad.stderr and "line 3: empty label" in one_bad.stderr
 
 
 def test_kb_search_and_sync_without_a_docs_platform(env) -> None:
