@@ -4,7 +4,7 @@
   exactly as written there minus ".docx" (read from ``../shared/seeds`` at run time; skipped with a
   message when the seeds are not next to the repository);
 - bodies are real runbooks: long enough, distinct, with numbered steps and an escalation point;
-- ``tests/data/classify_*.jsonl`` (tune, dev, hold-outs 1 to 5) are well-formed, labelled with the
+- ``tests/data/classify_*.jsonl`` (tune, dev, hold-outs 1 to 6) are well-formed, labelled with the
   seed's subtype names (validated against ``config/defaults/taxonomy.yaml``), their KB labels are
   corpus titles, and the sets do not share tickets.
 """
@@ -108,7 +108,8 @@ def taxonomy() -> Any:
                                                    ("classify_holdout2.jsonl", 228),
                                                    ("classify_holdout3.jsonl", 228),
                                                    ("classify_holdout4.jsonl", 228),
-                                                   ("classify_holdout5.jsonl", 228)])
+                                                   ("classify_holdout5.jsonl", 228),
+                                                   ("classify_holdout6.jsonl", 228)])
 def test_labelled_set_is_well_formed(name: str, at_least: int, taxonomy: Any) -> None:
     rows = _lines(name)
     assert len(rows) >= at_least
@@ -155,13 +156,13 @@ def test_labelled_sets_do_not_share_tickets() -> None:
 
     earlier = {whole(r) for r in _lines("classify_dev.jsonl") + _lines("classify_tune.jsonl")}
     for later in ("classify_holdout.jsonl", "classify_holdout2.jsonl", "classify_holdout3.jsonl",
-                  "classify_holdout4.jsonl", "classify_holdout5.jsonl"):
+                  "classify_holdout4.jsonl", "classify_holdout5.jsonl", "classify_holdout6.jsonl"):
         tickets = {whole(r) for r in _lines(later)}
         assert not tickets & earlier, later
         earlier |= tickets
 
 
-@pytest.mark.parametrize("name", [f"classify_holdout{n}.jsonl" for n in (2, 3, 4, 5)])
+@pytest.mark.parametrize("name", [f"classify_holdout{n}.jsonl" for n in (2, 3, 4, 5, 6)])
 def test_later_hold_outs_cover_every_subtype_twice(name: str, taxonomy: Any) -> None:
     # written to cover the whole taxonomy, so no subtype's accuracy rests on one ticket
     counts = Counter(r["subtype"] for r in _lines(name))
