@@ -130,6 +130,12 @@ class TaxonomyConfig(_Strict):
                     if ours not in known and self.aliases.get(ours) not in known:
                         raise _KeyedError(("psa_names", vendor, board, ours), f"{ours!r} is not a type or subtype")
         component_names = {c for comps in self.types.values() for c in comps}
+        for type_name, comps in self.types.items():
+            for comp_name, comp in comps.items():
+                for broader in comp.refines:
+                    if broader not in component_names or broader == comp_name:
+                        raise _KeyedError(("types", type_name, comp_name, "refines"),
+                                          f"{broader!r} is not another component")
         for title, named in self.kb_components.items():
             for one in [named] if isinstance(named, str) else named:
                 if one not in component_names:

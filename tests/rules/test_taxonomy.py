@@ -86,6 +86,8 @@ def _write(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
          "psa_names.autotask.*.Nope - Troubleshooting", "not a type or subtype"),
         (lambda d: d["kb_components"].update({"Printing - Printer Offline": "Printers"}),
          "kb_components.Printing - Printer Offline", "not a component"),
+        (lambda d: d["types"]["OS"]["Print Management"].update({"refines": ["Printers"]}),
+         "types.OS.Print Management.refines", "'Printers' is not another component"),
         (lambda d: d["kb_components"].update({"Printing - Printer Offline": ["Printer", "Printers"]}),
          "kb_components.Printing - Printer Offline", "'Printers' is not a component"),
         (lambda d: d["types"]["OS"].update({"Print": {
