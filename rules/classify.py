@@ -156,11 +156,8 @@ class RulesClassifier:
         self._exclusive = frozenset(a for a, n in owners.items() if n == 1)
         self._comp_by_name = {c.name: c.index for c in comps}
         self._refines: dict[int, tuple[int, ...]] = {}
-        for c in comps:
+        for c in comps:  # names checked when the taxonomy was loaded (TaxonomyConfig)
             if c.spec.refines:
-                unknown = [n for n in c.spec.refines if n not in self._comp_by_name]
-                if unknown:
-                    raise ValueError(f"{c.name} refines unknown components {unknown}")
                 self._refines[c.index] = tuple(self._comp_by_name[n] for n in c.spec.refines)
         self._comp_matcher = PhraseMatcher(_dedupe(comp_entries, 0, 1))
         self._action_matcher = PhraseMatcher(_dedupe(action_entries, 1, 2))

@@ -136,12 +136,13 @@ class TaxonomyConfig(_Strict):
                     if broader not in component_names or broader == comp_name:
                         raise _KeyedError(("types", type_name, comp_name, "refines"),
                                           f"{broader!r} is not another component")
-        for title, named in self.kb_components.items():
-            for one in [named] if isinstance(named, str) else named:
+        for title in self.kb_components:
+            served = self.kb_components_of(title)
+            if not served:
+                raise _KeyedError(("kb_components", title), "names no component")
+            for one in served:
                 if one not in component_names:
                     raise _KeyedError(("kb_components", title), f"{one!r} is not a component")
-            if not named:
-                raise _KeyedError(("kb_components", title), "names no component")
         for i, group in enumerate(self.synonyms):
             if len(group) < 2:
                 raise _KeyedError(("synonyms", i), "a synonym group needs at least two words")
