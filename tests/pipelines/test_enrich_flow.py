@@ -321,6 +321,19 @@ def test_two_workers_enriching_the_same_tickets_at_once_post_one_note_each(stack
     assert len(keys) == 12 and all(a.status == "done" for a in enrich_actions(stack))
 
 
+def add_client_articles(hudu, acme_title: str, birch_title: str, steps: str) -> int:
+    """The built-in corpus as the shared KB on the Hudu simulator, plus one article of the same
+    ``steps`` kept to each of two companies (Acme Dental, Birch Law); returns Acme's company id."""
+    from rules.kb_corpus import ARTICLES
+
+    for title, body in ARTICLES:
+        hudu.add_article(title, f"<p>{body}</p>")
+    acme, birch = hudu.add_company("Acme Dental"), hudu.add_company("Birch Law")
+    hudu.add_article(acme_title, steps, company_id=acme)
+    hudu.add_article(birch_title, steps, company_id=birch)
+    return acme
+
+
 @pytest.mark.parametrize(("scope_line", "leaks"), [("", False), ("kb: {client_scope: false}\n", True)])
 def test_a_clients_own_articles_go_only_on_that_clients_tickets(sim, make_context, tmp_path, scope_line,
                                                                  leaks) -> None:
@@ -328,7 +341,6 @@ def test_a_clients_own_articles_go_only_on_that_clients_tickets(sim, make_contex
 
     from connectors.simulators.hudu import HuduSimulator
     from pipelines import clients, kb
-    from rules.kb_corpus import ARTICLES
 
     def linked(tid: int) -> str:
         (note,) = enrich_notes(stack, tid)
@@ -340,12 +352,8 @@ def test_a_clients_own_articles_go_only_on_that_clients_tickets(sim, make_contex
     stack = make_stack(sim, make_context, tmp_path, ON + scope_line)
     hudu = sim(HuduSimulator, now=stack.clock.now)
     stack.ctx.transports["hudu"] = httpx.MockTransport(hudu.handle)
-    for title, body in ARTICLES:  # the shared KB
-        hudu.add_article(title, f"<p>{body}</p>")
-    acme, birch = hudu.add_company("Acme Dental"), hudu.add_company("Birch Law")
-    steps = "<p>The e-mail add-in asks for the Outlook password: update the add-in, re-sign-in the profile.</p>"
-    hudu.add_article(acme_kb, steps, company_id=acme)
-    hudu.add_article(birch_kb, steps, company_id=birch)
+    acme = add_client_articles(hudu, acme_kb, birch_kb, "<p>The e-mail add-in asks for the Outlook password: "
+                               "update the add-in, re-sign-in the profile.</p>")
     kb.sync(stack.ctx)
     other = stack.at.add_company("Unmapped Co")
     with stack.ctx.db.session() as s:

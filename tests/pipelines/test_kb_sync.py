@@ -13,7 +13,7 @@ from pipelines.clock import FixedClock
 from pipelines.state import ActionRow, KBArticleRow, SyncCursor, TicketEnrichment
 from rules.kb_corpus import ARTICLES
 from tests.helpers import build_stack
-from tests.pipelines.test_enrich_flow import taxonomy_types
+from tests.pipelines.test_enrich_flow import add_client_articles, taxonomy_types
 
 T0 = datetime(2026, 11, 9, 14, 0, tzinfo=UTC)
 OUTLOOK_KB = "Office 365 - Outlook Continually Asking for Password"
@@ -183,12 +183,10 @@ def test_an_alert_ticket_gets_its_own_clients_articles_and_no_one_elses(sim, mak
     from pipelines import clients
 
     ctx, hudu, clock = hudu_context(sim, make_context)
-    for title, body in ARTICLES:
-        hudu.add_article(title, f"<p>{body}</p>")
-    acme, birch = hudu.add_company("Acme Dental"), hudu.add_company("Birch Law")
-    steps = "<p>FS01 disk full: purge the Dentrix/Worldox temp exports in D:\\Temp, then the shadow copies.</p>"
-    hudu.add_article("Acme Dental - FS01 low disk space runbook", steps, company_id=acme)
-    hudu.add_article("Birch Law - FS01 low disk space runbook", steps, company_id=birch)
+    acme = add_client_articles(hudu, "Acme Dental - FS01 low disk space runbook",
+                               "Birch Law - FS01 low disk space runbook",
+                               "<p>FS01 disk full: purge the Dentrix/Worldox temp exports in D:\\Temp, then the shadow "
+                               "copies.</p>")
     kb.sync(ctx)
     with ctx.db.session() as s:
         clients.map_client(s, rmm="datto-rmm", rmm_client_id="site-acme", docs="hudu", docs_org_id=str(acme))
